@@ -1,0 +1,22 @@
+import numpy as np
+import pytest
+
+from zoo.evaluation import dice_score, iou_score
+
+
+def test_iou_and_dice_on_known_masks():
+    t = np.array([[1, 1, 0, 0]])
+    p = np.array([[0.9, 0.2, 0.7, 0.1]])
+    assert iou_score(t, p) == pytest.approx(1 / 3)
+    assert dice_score(t, p) == pytest.approx(0.5)
+
+
+def test_empty_masks_score_one_and_channel_axis_is_accepted():
+    t = np.zeros((2, 4, 4))
+    assert iou_score(t, np.zeros((2, 4, 4, 1))) == 1.0
+    assert dice_score(t, np.zeros((2, 4, 4))) == 1.0
+
+
+def test_non_binary_truth_is_rejected():
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        iou_score(np.array([0, 255]), np.array([0.1, 0.9]))

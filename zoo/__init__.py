@@ -1,0 +1,32 @@
+"""unet-zoo: U-Net, U-Net++ and U-Net 3+ for Keras 3 on every backend.
+
+Public API: :func:`unet`, :func:`build`, :func:`list_models`,
+:func:`list_encoders`, :func:`unet_output_size`, :func:`unet_input_size`.
+"""
+
+from . import data, evaluation
+from .encoders import get_encoder, list_encoders
+from .geometry import unet_input_size, unet_output_size
+from .models import unet
+from .registry import MODELS
+
+__version__ = "0.1.0"
+
+
+def build(name: str, **kwargs):
+    """Build a registered model by name, e.g. ``zoo.build("unet", encoder="plain")``.
+
+    Unknown names raise ``ValueError`` suggesting the closest registered names.
+    """
+    return MODELS.get(name)(**kwargs)
+
+
+def list_models() -> list[str]:
+    """Registered model names (aliases are accepted by :func:`build` too)."""
+    return MODELS.names()
+
+
+__all__ = [
+    "build", "data", "evaluation", "get_encoder", "list_encoders", "list_models", "unet",
+    "unet_input_size", "unet_output_size", "__version__",
+]

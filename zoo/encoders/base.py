@@ -1,0 +1,76 @@
+"""The encoder contract shared by every encoder and decoder.
+
+An encoder maps an input tensor (B, H, W, C) to feature maps keyed by stride:
+``{1: (B, H, W, C1), 2: (B, H/2, W/2, C2), ..., 2**depth: bottleneck}``. Encoders
+that have no stride-1 features (ResNet, EfficientNet) start at stride 2.
+Decoders consume only this dictionary, so any decoder works with any encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EncoderFeatures:
+    """What an encoder returns: ``features[stride]`` is a (B, H/stride, W/stride, C) tensor."""
+
+    features: dict[int, Any]
+    input_range: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def channels(self) -> dict[int, int]:
+        return {s: int(t.shape[-1]) for s, t in self.features.items()}
+
+    @property
+    def bottleneck_stride(self) -> int:
+        return max(self.features)
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A registered encoder.
+
+    ``build(inputs, *, depth, padding, weights, **options) -> EncoderFeatures``.
+    ``channels`` are the feature channels per stride at the default options;
+    ``input_range`` is the pixel range the user feeds in.
+    """
+
+    name: str
+    build: Callable[..., EncoderFeatures]
+    default_depth: int
+    depths: tuple[int, ...]
+    channels: dict[int, int]
+    paddings: tuple[str, ...] = ("same",)
+    input_range: tuple[float, float] = (0.0, 1.0)
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, depth: int | None, padding: str) -> int:
+        """Validate ``depth`` and ``padding`` for this encoder; returns the depth to use."""
+        depth = self.default_depth if depth is None else depth
+        if depth not in self.depths:
+            raise ValueError(
+                f"encoder {self.name!r} supports depth in {list(self.depths)}, got {depth}"
+            )
+        if padding not in self.paddings:
+            raise ValueError(
+                f"encoder {self.name!r} supports padding {list(self.paddings)}, got {padding!r}; "
+                "valid (unpadded) convolutions are only available with encoder='plain'"
+            )
+        return depth
+
+    def __call__(self, inputs, *, depth: int | None = None, padding: str = "same",
+                 weights: str | None = None, **options) -> EncoderFeatures:
+        depth = self.check(depth, padding)
+        unknown = set(options) - set(self.options)
+        if unknown:
+            accepted = ", ".join(sorted(self.options)) or "none"
+            raise TypeError(
+                f"encoder {self.name!r} got unexpected option(s) {sorted(unknown)}; "
+                f"it accepts: {accepted}"
+            )
+        return self.build(inputs, depth=depth, padding=padding, weights=weights,
+                          **{**self.options, **options})
