@@ -1,13 +1,15 @@
 """unet-zoo: U-Net, U-Net++ and U-Net 3+ for Keras 3 on every backend.
 
-Public API: :func:`unet`, :func:`build`, :func:`list_models`,
-:func:`list_encoders`, :func:`unet_output_size`, :func:`unet_input_size`.
+Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`,
+:func:`prune`, :func:`build`, :func:`list_models`,
+:func:`list_encoders`, :func:`unfreeze_encoder`, :func:`unet_output_size`,
+:func:`unet_input_size`.
 """
 
 from . import data, evaluation
-from .encoders import get_encoder, list_encoders
+from .encoders import get_encoder, list_encoders, unfreeze_encoder
 from .geometry import unet_input_size, unet_output_size
-from .models import unet
+from .models import prune, unet, unet_3plus, unet_plus_plus
 from .registry import MODELS
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ def list_models() -> list[str]:
 
 
 __all__ = [
-    "build", "data", "evaluation", "get_encoder", "list_encoders", "list_models", "unet",
-    "unet_input_size", "unet_output_size", "__version__",
+    "build", "data", "evaluation", "get_encoder", "list_encoders", "list_models", "prune",
+    "unet", "unet_3plus", "unet_plus_plus",
+    "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
 ]

@@ -59,18 +59,25 @@ def resolve_activation(activation: str | None, num_classes: int) -> str | None:
     return activation
 
 
-def segmentation_head(x, num_classes: int, activation: str | None, *, name: str = "head"):
-    """1x1 conv to ``num_classes`` (+ activation), both in float32.
+def segmentation_head(x, num_classes: int, activation: str | None, *, name: str = "head",
+                      kernel_size: int = 1, upsample: int = 1):
+    """Conv to ``num_classes`` [-> bilinear x``upsample``] [-> activation], all in float32.
 
-    (B, H, W, C) -> (B, H, W, num_classes). The output tensor is named ``name``,
-    so it keys ``model.fit`` losses. Computing the head in float32 keeps
-    softmax/sigmoid and the losses safe under ``mixed_float16``.
+    (B, h, w, C) -> (B, h * upsample, w * upsample, num_classes). The output
+    tensor is named ``name``, so it keys ``model.fit`` losses. Computing the
+    head in float32 keeps softmax/sigmoid and the losses safe under
+    ``mixed_float16``. Up-sampling the class logits rather than the features
+    is the cheap order used by U-Net 3+'s side outputs (Huang et al. 2020).
     """
     activation = resolve_activation(activation, num_classes)
-    conv_name = f"{name}_conv" if activation else name
-    x = layers.Conv2D(num_classes, 1, kernel_initializer=HE_NORMAL, dtype="float32",
-                      name=conv_name)(x)
+    layer_names = [f"{name}_conv", f"{name}_upsample"][: 1 + (upsample > 1)]
+    if not activation:
+        layer_names[-1] = name
+    x = layers.Conv2D(num_classes, kernel_size, padding="same", kernel_initializer=HE_NORMAL,
+                      dtype="float32", name=layer_names[0])(x)
+    if upsample > 1:
+        x = layers.UpSampling2D(upsample, interpolation="bilinear", dtype="float32",
+                                name=layer_names[1])(x)
     if activation:
         x = layers.Activation(activation, dtype="float32", name=name)(x)
     return x
-

@@ -1,7 +1,7 @@
 """Encoders by name. A new family is one module here plus one import line below."""
 
 from ..registry import ENCODERS
-from . import plain  # noqa: F401  (registers "plain" / "vanilla")
+from . import applications, plain  # noqa: F401  (registration)
 from .base import EncoderFeatures, EncoderSpec
 
 
@@ -24,4 +24,24 @@ def list_encoders() -> dict[str, dict]:
     }
 
 
-__all__ = ["EncoderFeatures", "EncoderSpec", "get_encoder", "list_encoders"]
+def set_encoder_trainable(model, trainable: bool) -> None:
+    """Freeze (``False``) or unfreeze the encoder of a zoo model, in place.
+
+    The encoder is the nested ``encoder`` sub-model (pretrainable backbones)
+    or the ``encoder_*`` layers (plain encoder); the fixed input normalisation
+    stays frozen. A frozen Keras 3 ``BatchNormalization`` runs in inference
+    mode. Recompile the model after changing this.
+    """
+    for layer in model.layers:
+        if layer.name == "encoder" or (layer.name.startswith("encoder_")
+                                       and layer.name != "encoder_preprocess"):
+            layer.trainable = trainable
+
+
+def unfreeze_encoder(model) -> None:
+    """Make the encoder trainable again for fine-tuning (then recompile)."""
+    set_encoder_trainable(model, True)
+
+
+__all__ = ["EncoderFeatures", "EncoderSpec", "get_encoder", "list_encoders",
+           "set_encoder_trainable", "unfreeze_encoder"]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
-from ..encoders import EncoderFeatures, get_encoder
+from ..encoders import EncoderFeatures, get_encoder, set_encoder_trainable
 from ..geometry import check_same_padding_size, unet_output_size
 
 PADDINGS = ("same", "valid")
@@ -48,3 +48,20 @@ def encoder_inputs(input_shape: Sequence[int | None], encoder: str, *, depth: in
     features: EncoderFeatures = spec(inputs, depth=depth, padding=padding,
                                      weights=encoder_weights, **options)
     return inputs, features, depth
+
+
+def finish_model(inputs, outputs, *, name: str, encoder_freeze: bool = False) -> keras.Model:
+    """Wrap the graph in a functional model; ``encoder_freeze`` freezes the encoder."""
+    model = keras.Model(inputs, outputs, name=name)
+    if encoder_freeze:
+        set_encoder_trainable(model, False)
+    return model
+
+
+def default_decoder_width(features: dict, stride: int) -> int:
+    """Decoder width at ``stride``: the skip's channels for encoders with stride-1
+    features (plain, VGG: the U-Net's mirrored halving), else 16 * stride
+    (segmentation-models' 256, 128, 64, 32, 16 at strides 16..1)."""
+    if 1 in features:
+        return int(features[stride].shape[-1])
+    return 16 * stride

@@ -9,7 +9,7 @@ from keras import layers
 
 from ..blocks import center_crop_to, conv_block, segmentation_head, up_conv
 from ..registry import MODELS
-from .base import encoder_inputs
+from .base import default_decoder_width, encoder_inputs, finish_model
 
 
 def unet_decoder(features: dict[int, object], *, decoder_filters: Sequence[int] | None = None,
@@ -18,9 +18,8 @@ def unet_decoder(features: dict[int, object], *, decoder_filters: Sequence[int] 
 
     From the bottleneck stride S down to stride 1, each stage does a 2x2
     up-convolution, concatenates the (centre-cropped) encoder map of that
-    stride when the encoder has one, then two 3x3 convs (Sec. 2). Stage filters
-    default to the skip's channels (the paper's halving); stages without a
-    skip halve the previous stage's filters (min 16).
+    stride when the encoder has one, then two 3x3 convs (Sec. 2). Stage
+    widths default to :func:`default_decoder_width`.
     """
     strides = sorted(features, reverse=True)
     x = features[strides[0]]
@@ -29,8 +28,8 @@ def unet_decoder(features: dict[int, object], *, decoder_filters: Sequence[int] 
     while stride >= 1:
         levels.append(stride)
         stride //= 2
-    filters = list(decoder_filters) if decoder_filters is not None else _default_filters(
-        features, levels)
+    filters = list(decoder_filters) if decoder_filters is not None else [
+        default_decoder_width(features, stride) for stride in levels]
     if len(filters) != len(levels):
         raise ValueError(
             f"decoder_filters needs {len(levels)} values (one per stride {levels}), got {filters}"
@@ -45,17 +44,10 @@ def unet_decoder(features: dict[int, object], *, decoder_filters: Sequence[int] 
     return x
 
 
-def _default_filters(features, levels):
-    filters, previous = [], int(features[max(features)].shape[-1])
-    for stride in levels:
-        previous = int(features[stride].shape[-1]) if stride in features else max(16, previous // 2)
-        filters.append(previous)
-    return filters
-
-
 @MODELS.register("unet", "u-net", "u_net")
 def unet(input_shape: Sequence[int | None] = (None, None, 1), num_classes: int = 1,
          encoder: str = "plain", *, encoder_weights: str | None = None,
+         encoder_freeze: bool = False,
          padding: str = "same", depth: int | None = None, filters: int | None = None,
          batch_norm: bool = False, dropout: float = 0.5,
          decoder_filters: Sequence[int] | None = None, activation: str | None = "auto",
@@ -74,8 +66,11 @@ def unet(input_shape: Sequence[int | None] = (None, None, 1), num_classes: int =
         input_shape: (H, W, C); H and W may be ``None`` with same padding.
         num_classes: output channels.
         encoder: a registered encoder name (``zoo.list_encoders()``).
-        encoder_weights: ``None``, ``"imagenet"`` or a weights file, where the
-            encoder supports it.
+        encoder_weights: ``None``, ``"imagenet"`` or the path of a local
+            weights file of the backbone (offline use), where the encoder
+            supports it.
+        encoder_freeze: freeze the encoder (its batch norm in inference mode);
+            undo with :func:`zoo.unfreeze_encoder`.
         depth: number of down-samplings (plain encoder: 2..6, default 4).
         filters: plain encoder base width (doubled per level, default 64).
         batch_norm: conv -> BN -> ReLU in the encoder (plain) and decoder.
@@ -95,4 +90,4 @@ def unet(input_shape: Sequence[int | None] = (None, None, 1), num_classes: int =
     x = unet_decoder(features, decoder_filters=decoder_filters, padding=padding,
                      batch_norm=batch_norm)
     outputs = segmentation_head(x, num_classes, activation)
-    return keras.Model(inputs, outputs, name=name)
+    return finish_model(inputs, outputs, name=name, encoder_freeze=encoder_freeze)
