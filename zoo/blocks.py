@@ -5,7 +5,8 @@ All tensors are channels-last: (B, H, W, C).
 
 from __future__ import annotations
 
-from keras import layers
+import keras
+from keras import layers, ops
 
 HE_NORMAL = "he_normal"  # Ronneberger et al. 2015, Sec. 3: std sqrt(2/N), N = k*k*C_in
 
@@ -81,3 +82,62 @@ def segmentation_head(x, num_classes: int, activation: str | None, *, name: str 
     if activation:
         x = layers.Activation(activation, dtype="float32", name=name)(x)
     return x
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class UpsampleConv2D(layers.Layer):
+    """Bilinear x``factor`` up-sampling followed by a same-padded k x k conv, computed cheaply.
+
+    (B, h, w, C) -> (B, h * factor, w * factor, filters). The result equals
+    ``Conv2D(filters, k, padding="same")(UpSampling2D(factor, "bilinear")(x))``
+    with the same kernel (up to float rounding): both maps are linear and the
+    interpolation weights are shared by all channels, so
+    ``conv(up(x))[p] = sum_t W_t up(x)[p + t] = sum_t up(x W_t)[p + t]``. The
+    kernel taps are applied at the low resolution (one 1x1 product to k*k*filters
+    channels), those are up-sampled, and the k*k shifted slices are summed,
+    instead of a k x k conv over C channels at the high resolution. Zero
+    padding agrees on both sides, so borders are exact too. The kernel has the
+    Conv2D's shape (k, k, C, filters): same parameters, same initialisation.
+    """
+
+    def __init__(self, filters: int, factor: int, kernel_size: int = 3, use_bias: bool = True,
+                 kernel_initializer=HE_NORMAL, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.factor, self.kernel_size = filters, factor, kernel_size
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], self.filters),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = (self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+                     if self.use_bias else None)
+
+    def call(self, x):
+        k, f = self.kernel_size, self.filters
+        taps = ops.reshape(ops.transpose(self.kernel, (2, 0, 1, 3)), (-1, k * k * f))
+        z = ops.matmul(x, taps)
+        shape = ops.shape(z)
+        height, width = shape[1] * self.factor, shape[2] * self.factor
+        up = ops.image.resize(z, (height, width), interpolation="bilinear",
+                              data_format="channels_last")
+        pad = k // 2
+        up = ops.pad(up, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        out = None
+        for dy in range(k):
+            for dx in range(k):
+                tap = (dy * k + dx) * f
+                part = up[:, dy:dy + height, dx:dx + width, tap:tap + f]
+                out = part if out is None else out + part
+        return out + self.bias if self.use_bias else out
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        h, w = (None if s is None else s * self.factor for s in (h, w))
+        return (b, h, w, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "factor": self.factor,
+                "kernel_size": self.kernel_size, "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}

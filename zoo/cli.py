@@ -1,4 +1,4 @@
-"""The ``zoo`` command: ``zoo info`` and ``zoo demo``."""
+"""The ``zoo`` command: ``zoo info``, ``zoo demo`` and ``zoo data fetch``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,16 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def data_fetch(args: argparse.Namespace) -> int:
+    from zoo.data.fetch import fetch
+
+    checksums = dict(item.split("=", 1) for item in args.sha256)
+    for path in fetch(args.name, args.to, base_url=args.base_url, checksums=checksums,
+                      allow_unverified=args.allow_unverified):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="PATH.keras", help="save the trained model")
     p.set_defaults(run=demo)
+    data = commands.add_parser("data", help="data set tools").add_subparsers(
+        dest="data_command", required=True)
+    f = data.add_parser("fetch", help="download a data set (resumable, sha256-verified)")
+    f.add_argument("name", choices=["isbi2012"])
+    f.add_argument("--to", required=True, help="destination folder")
+    f.add_argument("--base-url", help="a mirror holding the same file names")
+    f.add_argument("--sha256", action="append", default=[], metavar="NAME=HEX",
+                   help="expected checksum of a file (repeatable)")
+    f.add_argument("--allow-unverified", action="store_true",
+                   help="download files that have no pinned checksum")
+    f.set_defaults(run=data_fetch)
     return parser
 
 

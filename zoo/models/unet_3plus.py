@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from ..blocks import conv_block, segmentation_head
+from ..blocks import UpsampleConv2D, conv_block, segmentation_head
 from ..registry import MODELS
 from .base import encoder_inputs, finish_model
 
@@ -51,7 +51,8 @@ def presence_targets(masks) -> np.ndarray:
 
 
 def full_scale_decoder(features: dict[int, object], *, cat_channels: int = 64,
-                       batch_norm: bool = True, branch_order: str = "upsample_conv"):
+                       batch_norm: bool = True, branch_order: str = "upsample_conv",
+                       fused_upsampling: bool = True):
     """Full-scale skip connections (Sec. 2.1); returns the decoder maps by stride.
 
     For each decoder stage at stride s (deepest first), every shallower
@@ -61,8 +62,11 @@ def full_scale_decoder(features: dict[int, object], *, cat_channels: int = 64,
     ``cat_channels``, the N results are concatenated (N * cat_channels, 320
     for five levels) and fused by 3x3 conv -> BN -> ReLU. ``branch_order=
     "conv_upsample"`` convolves deeper maps before up-sampling them (cheaper;
-    not the paper's order). Layers are named ``decoder_de{i}_...`` with the
-    paper's numbering (1 = shallowest).
+    not the paper's order). With ``fused_upsampling`` (default), a branch
+    whose input has more than 9 * ``cat_channels`` channels (the bottleneck's
+    1024) computes up-sample -> 3x3 conv exactly but in the cheap order
+    (:class:`zoo.blocks.UpsampleConv2D`: same function, same weights). Layers
+    are named ``decoder_de{i}_...`` with the paper's numbering (1 = shallowest).
     """
     if branch_order not in BRANCH_ORDERS:
         raise ValueError(f"branch_order must be one of {BRANCH_ORDERS}, got {branch_order!r}")
@@ -87,16 +91,28 @@ def full_scale_decoder(features: dict[int, object], *, cat_channels: int = 64,
             else:
                 kind = "en" if source == strides[-1] else "de"
                 name = f"{stage}_{kind}{number[source]}"
-                up = layers.UpSampling2D(source // stride, interpolation="bilinear",
+                factor = source // stride
+                up = layers.UpSampling2D(factor, interpolation="bilinear",
                                          name=f"{name}_upsample")
-                if branch_order == "upsample_conv":
-                    parts.append(branch(up(decoded[source]), name))
-                else:
+                if branch_order == "conv_upsample":
                     parts.append(up(branch(decoded[source], name)))
+                elif fused_upsampling and decoded[source].shape[-1] > 9 * cat_channels:
+                    parts.append(_fused_branch(decoded[source], cat_channels, factor, name,
+                                               batch_norm))
+                else:
+                    parts.append(branch(up(decoded[source]), name))
         x = layers.Concatenate(name=f"{stage}_concat")(parts)
         decoded[stride] = conv_block(x, cat_channels * len(strides), name=f"{stage}_fuse",
                                      convs=1, batch_norm=batch_norm)
     return decoded
+
+
+def _fused_branch(x, filters, factor, name, batch_norm):
+    """Up-sample -> 3x3 conv [-> BN] -> ReLU with the exact cheap-order layer."""
+    x = UpsampleConv2D(filters, factor, use_bias=not batch_norm, name=f"{name}_upconv1")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    return layers.Activation("relu", name=f"{name}_relu1")(x)
 
 
 @MODELS.register("unet_3plus", "unet3+", "unet3plus", "unet3p")
@@ -106,7 +122,8 @@ def unet_3plus(input_shape: Sequence[int | None] = (None, None, 1), num_classes:
                filters: int | None = None, batch_norm: bool = True, dropout: float = 0.0,
                cat_channels: int = 64, deep_supervision: bool = False, cgm: bool = False,
                cgm_dropout: float = 0.5, cgm_threshold: float = 0.5,
-               branch_order: str = "upsample_conv", activation: str | None = "auto",
+               branch_order: str = "upsample_conv", fused_upsampling: bool = True,
+               activation: str | None = "auto",
                name: str = "unet_3plus") -> keras.Model:
     """Build a U-Net 3+: image (B, H, W, C) -> (B, H, W, num_classes), float32, same padding.
 
@@ -127,7 +144,10 @@ def unet_3plus(input_shape: Sequence[int | None] = (None, None, 1), num_classes:
             inference (not in training). The gated masks keep the head names;
             the raw ones are the ``*_ungated`` layers.
         branch_order: ``"upsample_conv"`` (the paper) or ``"conv_upsample"``
-            (cheaper: deeper maps are convolved before up-sampling).
+            (cheaper, not the paper's: deeper maps are convolved before
+            up-sampling).
+        fused_upsampling: compute the bottleneck's up-sample -> conv branches
+            in the exact cheap order (same outputs and weights; faster).
         batch_norm: conv -> BN -> ReLU everywhere (the paper's default).
 
     The other arguments are those of :func:`zoo.unet`.
@@ -142,7 +162,7 @@ def unet_3plus(input_shape: Sequence[int | None] = (None, None, 1), num_classes:
     if dropout:
         features[deepest] = layers.Dropout(dropout, name="bottleneck_dropout")(features[deepest])
     decoded = full_scale_decoder(features, cat_channels=cat_channels, batch_norm=batch_norm,
-                                 branch_order=branch_order)
+                                 branch_order=branch_order, fused_upsampling=fused_upsampling)
 
     def head(stride, head_name):
         return segmentation_head(decoded[stride], num_classes, activation, name=head_name,

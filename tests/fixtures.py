@@ -1,0 +1,48 @@
+"""Data-set folders generated from synthetic cells, in the layouts the loaders read."""
+
+from __future__ import annotations
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from zoo.data import synthetic_cells
+
+
+def _png(array, path):
+    Image.fromarray((array * 255).astype(np.uint8)).save(path)
+
+
+def isbi_png_layout(root, n=4, size=64, test=2):
+    images, masks, _ = synthetic_cells(n + test, size, seed=5)
+    for folder in ("images", "labels", "test"):
+        (root / folder).mkdir(parents=True)
+    for i in range(n):
+        _png(images[i, ..., 0], root / "images" / f"{i:02d}.png")
+        _png(masks[i], root / "labels" / f"{i:02d}.png")
+    for i in range(test):
+        _png(images[n + i, ..., 0], root / "test" / f"{i:02d}.png")
+    return images[:n], masks[:n]
+
+
+def isbi_tiff_layout(root, n=3, size=48):
+    images, masks, _ = synthetic_cells(n, size, seed=6)
+    root.mkdir(parents=True, exist_ok=True)
+    volume = (images[..., 0] * 255).astype(np.uint8)
+    for name, stack in (("train-volume", volume), ("train-labels", masks * 255),
+                        ("test-volume", volume)):
+        tifffile.imwrite(root / f"{name}.tif", stack.astype(np.uint8), photometric="minisblack")
+    return images, masks
+
+
+def ctc_layout(root, frames=5, annotated=(0, 2, 3, 4), size=64):
+    images, _, labels = synthetic_cells(frames, size, seed=7)
+    (root / "01").mkdir(parents=True)
+    (root / "01_GT" / "SEG").mkdir(parents=True)
+    for t in range(frames):
+        frame = (images[t, ..., 0] * 65535).astype(np.uint16)
+        tifffile.imwrite(root / "01" / f"t{t:03d}.tif", frame)
+    for t in annotated:
+        seg = root / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"
+        tifffile.imwrite(seg, labels[t].astype(np.uint16))
+    return images, labels

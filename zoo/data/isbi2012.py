@@ -1,0 +1,81 @@
+"""ISBI 2012 EM segmentation (Cardona et al. 2010; the U-Net paper's first data set).
+
+Two layouts are read: the PNG folders of ``../shared/data/isbi2012``
+(``images/NN.png``, ``labels/NN.png``, ``test/NN.png``) and the challenge's
+multi-page TIFFs (``train-volume.tif``, ``train-labels.tif``,
+``test-volume.tif``). Labels are 255 = cell interior, 0 = membrane; the
+target is the membrane (boundary) = 1, as the challenge scores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .io import list_images, read_image, read_stack, to_unit_float, with_channel
+
+DEFAULT_ROOT = Path("../shared/data/isbi2012")
+
+
+@dataclass
+class ISBI2012:
+    """images (N, 512, 512, 1) float32 in [0, 1]; membranes (N, 512, 512) uint8
+    (1 = membrane, or None for the unlabelled test volume); labels: the raw
+    label images (0 / 255) as the ISBI scores take them."""
+
+    images: np.ndarray
+    membranes: np.ndarray | None
+    labels: np.ndarray | None
+    slices: list[int]
+
+
+def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None) -> ISBI2012:
+    """Load ``split`` ("train": labelled slices, "test": unlabelled) from ``root``.
+
+    ``slices``: indices to keep (e.g. ``range(20)`` to train on 0..19 and
+    ``range(20, 25)`` to validate on 20..24; split by slice, never by crops
+    of one slice, since neighbouring slices are 50 nm apart).
+    """
+    root = Path(root)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if (root / "images").is_dir() or (root / "test").is_dir():
+        images, labels = _png_layout(root, split)
+    elif (root / f"{split}-volume.tif").is_file():
+        images = read_stack(root / f"{split}-volume.tif")
+        labels = read_stack(root / "train-labels.tif") if split == "train" else None
+    else:
+        raise FileNotFoundError(
+            f"no ISBI 2012 data at {root.resolve()}: expected images/NN.png + labels/NN.png "
+            f"(+ test/NN.png) or train-volume.tif + train-labels.tif (+ test-volume.tif); "
+            f"fetch it with `zoo data fetch isbi2012 --to DIR` and pass --data DIR"
+        )
+    index = list(range(len(images))) if slices is None else list(slices)
+    if index and max(index) >= len(images):
+        raise ValueError(f"slice {max(index)} requested but {root} has {len(images)} {split} "
+                         "slices")
+    images = with_channel(to_unit_float(images[index]))
+    if labels is None:
+        return ISBI2012(images, None, None, index)
+    labels = labels[index]
+    values = np.unique(labels)
+    if not np.isin(values, (0, 255)).all() and not np.isin(values, (0, 1)).all():
+        raise ValueError(f"ISBI labels must be 0 (membrane) and 255 (cell), found {values[:8]}")
+    return ISBI2012(images, (labels == 0).astype(np.uint8), labels, index)
+
+
+def _png_layout(root: Path, split: str):
+    folder = root / ("images" if split == "train" else "test")
+    paths = list_images(folder)
+    if not paths:
+        raise FileNotFoundError(f"no images in {folder}")
+    images = np.stack([read_image(p) for p in paths])
+    if split == "test":
+        return images, None
+    label_paths = [root / "labels" / p.name for p in paths]
+    missing = [str(p) for p in label_paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"labels missing for {len(missing)} images, e.g. {missing[0]}")
+    return images, np.stack([read_image(p) for p in label_paths])

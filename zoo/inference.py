@@ -1,0 +1,160 @@
+"""Overlap-tile inference for images of any size (Ronneberger et al. 2015, Sec. 2, Fig. 2)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+TTA = {
+    None: [(lambda x: x, lambda y: y)],
+    "flips": [(lambda x: x, lambda y: y),
+              (lambda x: x[:, :, ::-1], lambda y: y[:, :, ::-1]),
+              (lambda x: x[:, ::-1], lambda y: y[:, ::-1]),
+              (lambda x: x[:, ::-1, ::-1], lambda y: y[:, ::-1, ::-1])],
+}
+TTA["d4"] = TTA["flips"] + [(lambda x, f=f: np.swapaxes(f(x), 1, 2),
+                             lambda y, f=f: f(np.swapaxes(y, 1, 2)))
+                            for f, _ in TTA["flips"]]
+
+
+def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
+                  overlap: int | None = None, pad_mode: str = "reflect",
+                  blend: str = "gaussian", tta: str | None = None, batch_size: int = 4,
+                  verbose: bool | None = None) -> np.ndarray:
+    """Predict an image of any size (or a stack) tile by tile, in bounded memory.
+
+    Args:
+        model: a zoo model (or any fully convolutional Keras model); the first
+            output is used.
+        image: (H, W), (H, W, C) or a stack (N, H, W[, C]), floats in [0, 1].
+        tile_size: same-padding models: the input tile side (default: the
+            model's input size, or 256 for variable-size models; it must be a
+            size the model accepts). Valid-padding models use their fixed size.
+        overlap: same-padding models: pixels shared by neighbouring tiles
+            (default ``tile_size // 4``).
+        pad_mode: how the image is extended beyond its borders (numpy
+            ``np.pad`` mode; "reflect" mirrors, as the paper does).
+        blend: ``"gaussian"`` weights each tile's prediction by a Gaussian
+            centred on the tile; ``"constant"`` keeps only each tile's central
+            ``tile - overlap`` pixels, so a fully convolutional model whose
+            receptive field radius is below ``overlap / 2`` gives exactly its
+            whole-image prediction (away from the image borders).
+        tta: None, ``"flips"`` (4 flips) or ``"d4"`` (8 flips and rotations;
+            square tiles) test-time augmentation, averaged.
+        batch_size: tiles per ``predict_on_batch`` call.
+
+    Valid-padding models (output smaller than input, e.g. 572 -> 388) use the
+    paper's overlap-tile strategy: the image is mirror-padded by the margin
+    ((572 - 388) / 2 = 92 px per side) and output tiles abut seamlessly.
+    Predictions accumulate in float32 on the host; memory is the image plus
+    one accumulator, whatever the tile count.
+
+    Returns (H, W, K) float32, or (N, H, W, K) for a stack.
+    """
+    if tta not in TTA:
+        raise ValueError(f"tta must be None, 'flips' or 'd4', got {tta!r}")
+    if blend not in ("gaussian", "constant"):
+        raise ValueError(f"blend must be 'gaussian' or 'constant', got {blend!r}")
+    channels = model.input_shape[-1]
+    stack, single = _as_stack(np.asarray(image, dtype=np.float32), channels)
+    progress = keras.utils.Progbar(len(stack)) if (
+        verbose or (verbose is None and len(stack) > 1)) else None
+    results = []
+    for i, item in enumerate(stack):
+        results.append(_predict_one(model, item, tile_size, overlap, pad_mode, blend, tta,
+                                    batch_size))
+        if progress is not None:
+            progress.update(i + 1)
+    return results[0] if single else np.stack(results)
+
+
+def _as_stack(image, channels):
+    if image.ndim == 2:
+        return image[None, ..., None], True
+    if image.ndim == 3 and image.shape[-1] == channels:
+        return image[None], True
+    if image.ndim == 3 and channels == 1:
+        return image[..., None], False
+    if image.ndim == 4 and image.shape[-1] == channels:
+        return image, False
+    raise ValueError(f"image of shape {image.shape} does not fit a model taking {channels} "
+                     "channel(s): pass (H, W), (H, W, C) or (N, H, W[, C])")
+
+
+def _geometry(model, tile_size):
+    (in_h, in_w), (out_h, out_w) = model.input_shape[1:3], _first(model.output_shape)[1:3]
+    if in_h is not None and out_h is not None and (in_h, in_w) != (out_h, out_w):
+        if tile_size not in (None, in_h) or in_h != in_w:
+            raise ValueError(f"a valid-padding model predicts fixed {in_h}x{in_w} -> "
+                             f"{out_h}x{out_w} tiles; leave tile_size=None")
+        return in_h, (in_h - out_h) // 2
+    tile = tile_size or in_h or 256
+    if in_h is not None and tile != in_h:
+        raise ValueError(f"the model takes {in_h}x{in_w} inputs; tile_size={tile} does not fit "
+                         f"(build it with input_shape=(None, None, C) to choose tiles)")
+    return tile, 0
+
+
+def _first(shape):
+    return shape[0] if isinstance(shape, list) else shape
+
+
+def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_size):
+    height, width = image.shape[:2]
+    tile, margin = _geometry(model, tile_size)
+    if margin:
+        out_tile, stride, border = tile - 2 * margin, tile - 2 * margin, margin
+        window = np.ones((out_tile, out_tile), np.float32)
+    else:
+        overlap = tile // 4 if overlap is None else overlap
+        if not 0 <= overlap < tile:
+            raise ValueError(f"overlap must be in [0, tile_size), got {overlap}")
+        out_tile, stride, border = tile, tile - overlap, overlap // 2
+        window = _window(tile, overlap, blend)
+    # Pad: context on every side, and enough to cover the image with whole tiles.
+    span_h = max(height + 2 * border - 2 * margin, out_tile)
+    span_w = max(width + 2 * border - 2 * margin, out_tile)
+    tiles_h = 1 + math.ceil(max(span_h - out_tile, 0) / stride)
+    tiles_w = 1 + math.ceil(max(span_w - out_tile, 0) / stride)
+    full_h = (tiles_h - 1) * stride + out_tile + 2 * margin
+    full_w = (tiles_w - 1) * stride + out_tile + 2 * margin
+    padded = np.pad(image, ((border, full_h - height - border),
+                            (border, full_w - width - border), (0, 0)), mode=pad_mode)
+    starts = [(i * stride, j * stride) for i in range(tiles_h) for j in range(tiles_w)]
+    accumulator = None
+    weight = np.zeros((full_h - 2 * margin, full_w - 2 * margin), np.float32)
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first:first + batch_size]
+        batch = np.stack([padded[top:top + tile, left:left + tile] for top, left in chunk])
+        prediction = _predict_batch(model, batch, tta)
+        if accumulator is None:
+            accumulator = np.zeros((*weight.shape, prediction.shape[-1]), np.float32)
+        for (top, left), tile_prediction in zip(chunk, prediction, strict=True):
+            accumulator[top:top + out_tile, left:left + out_tile] += (
+                tile_prediction * window[..., None])
+            weight[top:top + out_tile, left:left + out_tile] += window
+    offset = border - margin
+    result = accumulator[offset:offset + height, offset:offset + width]
+    return result / weight[offset:offset + height, offset:offset + width, None]
+
+
+def _window(tile, overlap, blend):
+    if blend == "constant":
+        window = np.zeros((tile, tile), np.float32)
+        core = slice(overlap // 2, tile - (overlap - overlap // 2))
+        window[core, core] = 1.0
+        return window
+    coords = np.arange(tile) - (tile - 1) / 2
+    g = np.exp(-(coords**2) / (2 * (tile / 8) ** 2))
+    return np.maximum(np.outer(g, g), 1e-3).astype(np.float32)
+
+
+def _predict_batch(model, batch, tta):
+    total = None
+    for forward, inverse in TTA[tta]:
+        output = model.predict_on_batch(np.ascontiguousarray(forward(batch)))
+        output = inverse(np.asarray(_first(output), dtype=np.float32))
+        total = output if total is None else total + output
+    return total / len(TTA[tta])
