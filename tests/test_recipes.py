@@ -42,13 +42,14 @@ def test_help(recipe):
 @pytest.mark.slow
 def test_modern_recipe_writes_metrics_and_model(isbi, tmp_path):
     out = tmp_path / "run"
-    _ok(run("isbi2012_modern", "--data", str(isbi), "--train-slices", "0-2", "--val-slices",
-            "3", "--out", str(out), "--filters", "4", "--patch", "32", *TINY))
+    args = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--out",
+            str(out), "--filters", "4", "--patch", "32", *TINY]
+    _ok(run("isbi2012_modern", *args))
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"v_rand", "v_info", "pixel_error", "iou", "dice"} <= set(metrics)
     assert metrics["steps"] == 4 and (out / "model.keras").is_file()
-    result = run("isbi2012_modern", "--data", str(isbi), "--out", str(out), *TINY)
-    assert result.returncode != 0 and "--resume" in result.stderr
+    result = run("isbi2012_modern", *args)  # never overwrites a finished run
+    assert result.returncode != 0 and "pass --resume" in result.stderr
 
 
 @pytest.mark.slow
