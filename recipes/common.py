@@ -73,6 +73,19 @@ def setup(args):
     raise SystemExit(f"--distribute supports the JAX and TensorFlow backends, not {backend}")
 
 
+def train_and_score(args, scope, build, dataset, validation, started: float,
+                    extra=None) -> dict:
+    """Resumable training in the distribution scope, then :func:`finish`."""
+    from zoo.training import fit_resumable
+
+    epochs = max(1, -(-args.steps // args.checkpoint_every))
+    with scope:
+        model, state = fit_resumable(build, dataset, args.out, epochs=epochs,
+                                     resume=args.resume, callbacks=[validation],
+                                     verbose=args.verbose)
+        return finish(args, model, validation, state, started, extra)
+
+
 def finish(args, model, validation, state, started: float, extra=None) -> dict:
     """Score the best model (by validation V_rand, else the last) and write the results."""
     import keras

@@ -41,7 +41,7 @@ def main(argv=None):
     import zoo
     from zoo import losses, metrics
     from zoo.data import SegmentationDataset, load_ctc, paper_augmentation
-    from zoo.training import SegmentationValidation, fit_resumable
+    from zoo.training import SegmentationValidation
 
     data = load_ctc(args.data, args.sequence)
     count = len(data.frames)
@@ -73,13 +73,9 @@ def main(argv=None):
     validation = SegmentationValidation(
         data.images[cut:], masks[cut:], args.out, monitor="val_iou",
         every=args.val_every or epochs, tile_kwargs={"tile_size": tile, "overlap": tile // 4})
-    with scope:
-        model, state = fit_resumable(build, dataset, args.out, epochs=epochs,
-                                     resume=args.resume, callbacks=[validation],
-                                     verbose=args.verbose)
-        return common.finish(args, model, validation, state, started,
-                             extra={"train_frames": data.frames[:cut],
-                                    "val_frames": data.frames[cut:]})
+    return common.train_and_score(args, scope, build, dataset, validation, started,
+                                  extra={"train_frames": data.frames[:cut],
+                                         "val_frames": data.frames[cut:]})
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main(argv=None):
     import zoo
     from zoo import losses, metrics
     from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation
-    from zoo.training import SegmentationValidation, fit_resumable
+    from zoo.training import SegmentationValidation
 
     train = load_isbi2012(args.data, slices=args.train_slices)
     val = load_isbi2012(args.data, slices=args.val_slices)
@@ -76,11 +76,7 @@ def main(argv=None):
     validation = SegmentationValidation(
         val.images, val.membranes, args.out, isbi_labels=val.labels,
         every=args.val_every or epochs, tile_kwargs={"tile_size": 256, "overlap": 64})
-    with scope:
-        model, state = fit_resumable(build, dataset, args.out, epochs=epochs,
-                                     resume=args.resume, callbacks=[validation],
-                                     verbose=args.verbose)
-        return common.finish(args, model, validation, state, started)
+    return common.train_and_score(args, scope, build, dataset, validation, started)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def main(argv=None):
     import zoo
     from zoo import losses, metrics
     from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation, unet_weight_map
-    from zoo.training import SegmentationValidation, fit_resumable
+    from zoo.training import SegmentationValidation
 
     output_size = zoo.unet_output_size(args.input_size)
     margin = (args.input_size - output_size) // 2
@@ -69,11 +69,7 @@ def main(argv=None):
     validation = SegmentationValidation(val.images, val.membranes, args.out,
                                         isbi_labels=val.labels, channel=1,
                                         every=args.val_every or epochs)
-    with scope:
-        model, state = fit_resumable(build, dataset, args.out, epochs=epochs,
-                                     resume=args.resume, callbacks=[validation],
-                                     verbose=args.verbose)
-        return common.finish(args, model, validation, state, started)
+    return common.train_and_score(args, scope, build, dataset, validation, started)
 
 
 if __name__ == "__main__":

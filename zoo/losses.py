@@ -40,6 +40,21 @@ def _as_target(y_true, y_pred):
     return y_true
 
 
+def _binary_log_probs(y_pred, from_logits):
+    """(p, log p, log(1 - p)) of one sigmoid channel (B, H, W), stable for logits."""
+    if from_logits:
+        return ops.sigmoid(y_pred), ops.log_sigmoid(y_pred), ops.log_sigmoid(-y_pred)
+    p = ops.clip(y_pred, EPSILON, 1 - EPSILON)
+    return p, ops.log(p), ops.log(1 - p)
+
+
+def _categorical_log_probs(y_pred, from_logits):
+    """log of the softmax probabilities (B, H, W, C)."""
+    if from_logits:
+        return ops.log_softmax(y_pred, axis=-1)
+    return ops.log(ops.clip(y_pred, EPSILON, 1.0))
+
+
 def _probabilities(y_pred, from_logits):
     y_pred = ops.cast(y_pred, "float32")
     if not from_logits:
@@ -117,16 +132,11 @@ class WeightedCrossEntropy(SegmentationLoss):
         y_pred = ops.cast(y_pred, "float32")
         y_true = _as_target(y_true, y_pred)
         if y_pred.shape[-1] == 1:
-            y, p = y_true[..., 0], y_pred[..., 0]
-            if self.from_logits:
-                log_p, log_not_p = ops.log_sigmoid(p), ops.log_sigmoid(-p)
-            else:
-                p = ops.clip(p, EPSILON, 1 - EPSILON)
-                log_p, log_not_p = ops.log(p), ops.log(1 - p)
+            y = y_true[..., 0]
+            _, log_p, log_not_p = _binary_log_probs(y_pred[..., 0], self.from_logits)
             w0, w1 = self.class_weights or (1.0, 1.0)
             return -(w1 * y * log_p + w0 * (1 - y) * log_not_p)
-        log_p = (ops.log_softmax(y_pred, axis=-1) if self.from_logits
-                 else ops.log(ops.clip(y_pred, EPSILON, 1.0)))
+        log_p = _categorical_log_probs(y_pred, self.from_logits)
         weights = 1.0 if self.class_weights is None else ops.convert_to_tensor(
             self.class_weights, "float32")
         return -ops.sum(weights * y_true * log_p, axis=-1)
@@ -157,17 +167,12 @@ class FocalLoss(SegmentationLoss):
         y_pred = ops.cast(y_pred, "float32")
         y_true = _as_target(y_true, y_pred)
         if y_pred.shape[-1] == 1:
-            y, z = y_true[..., 0], y_pred[..., 0]
-            if self.from_logits:
-                log_p, log_not_p, p = ops.log_sigmoid(z), ops.log_sigmoid(-z), ops.sigmoid(z)
-            else:
-                p = ops.clip(z, EPSILON, 1 - EPSILON)
-                log_p, log_not_p = ops.log(p), ops.log(1 - p)
+            y = y_true[..., 0]
+            p, log_p, log_not_p = _binary_log_probs(y_pred[..., 0], self.from_logits)
             positive = -self.alpha * self._modulator(p) * log_p
             negative = -(1 - self.alpha) * self._modulator(1 - p) * log_not_p
             return y * positive + (1 - y) * negative
-        log_p = (ops.log_softmax(y_pred, axis=-1) if self.from_logits
-                 else ops.log(ops.clip(y_pred, EPSILON, 1.0)))
+        log_p = _categorical_log_probs(y_pred, self.from_logits)
         p = ops.exp(log_p)
         return -ops.sum(self.alpha * y_true * self._modulator(p) * log_p, axis=-1)
 
