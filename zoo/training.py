@@ -66,9 +66,8 @@ class SegmentationValidation(keras.callbacks.Callback):
                  best_score: float = -np.inf):
         super().__init__()
         self.images, self.masks, self.isbi_labels = images, masks, isbi_labels
-        self.run_dir, self.every, self.monitor, self.channel = Path(run_dir), every, monitor, \
-            channel
-        self.tile_kwargs = tile_kwargs or {}
+        self.run_dir, self.every, self.monitor = Path(run_dir), every, monitor
+        self.channel, self.tile_kwargs = channel, tile_kwargs or {}
         self.best = best_score
 
     def scores(self, model) -> dict:
