@@ -87,9 +87,28 @@ def test_full_scale_skips_reach_every_stage():
     assert len(concat.input) == 5 and concat.output.shape[-1] == 20
     names = {layer.name for layer in model.layers}
     assert {"decoder_de2_en1_pool", "decoder_de2_en2_conv1", "decoder_de2_de3_upsample",
-            "decoder_de4_en5_upsample", "decoder_de1_fuse_conv1"} <= names
+            "decoder_de4_en5_upconv1", "decoder_de1_fuse_conv1"} <= names
     assert model.get_layer("decoder_de3_en1_pool").pool_size == (4, 4)
     assert model.get_layer("decoder_de1_de4_upsample").size == (8, 8)
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_fused_upsampling_is_the_same_network(batch_norm):
+    kwargs = dict(input_shape=(32, 32, 1), num_classes=2, filters=8, cat_channels=4,
+                  batch_norm=batch_norm)
+    fused = zoo.unet_3plus(**kwargs)
+    literal = zoo.unet_3plus(fused_upsampling=False, **kwargs)
+    assert fused.count_params() == literal.count_params()
+    fused_layers = [layer.name for layer in fused.layers if "upconv1" in layer.name]
+    assert fused_layers  # the bottleneck's 128 channels > 9 * 4: its branches are fused
+    for layer in literal.layers:
+        if layer.weights:
+            name = layer.name.replace("_conv1", "_upconv1")
+            source = fused.get_layer(name if name in fused_layers else layer.name)
+            layer.set_weights(source.get_weights())
+    x = np.random.default_rng(0).random((2, 32, 32, 1), "float32")
+    np.testing.assert_allclose(literal.predict(x, verbose=0), fused.predict(x, verbose=0),
+                               atol=1e-5)
 
 
 def _cgm_model():
