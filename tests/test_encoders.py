@@ -8,8 +8,9 @@ import zoo
 from zoo.encoders.applications import BACKBONES
 
 # One encoder per family runs on every backend; the rest run in the slow (TensorFlow) pass.
-REPRESENTATIVES = {"plain", "resnet18", "resnet34", "resnet50", "resnet50v2", "efficientnetb0",
+REPRESENTATIVES = {"plain", "resnet18", "resnet50", "resnet50v2", "efficientnetb0",
                    "efficientnetv2b0", "vgg16"}
+SLOW = pytest.mark.slow
 ENCODERS = [name if name in REPRESENTATIVES else pytest.param(name, marks=pytest.mark.slow)
             for name in zoo.list_encoders()]
 
@@ -62,7 +63,8 @@ def _weights_file(name, tmp_path):
     return backbone, path
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "efficientnetv2b0"])
+@pytest.mark.parametrize("name", ["resnet18", pytest.param("resnet50", marks=SLOW),
+                                  pytest.param("efficientnetv2b0", marks=SLOW)])
 def test_local_weights_file_is_loaded_exactly(name, tmp_path):
     backbone, path = _weights_file(name, tmp_path)
     model = zoo.unet((64, 64, 3), 1, encoder=name, encoder_weights=str(path))
@@ -78,7 +80,9 @@ def test_local_weights_file_is_loaded_exactly(name, tmp_path):
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "efficientnetb0", "vgg16"])
+@pytest.mark.parametrize("name", ["resnet18", pytest.param("resnet50", marks=SLOW),
+                                  pytest.param("efficientnetb0", marks=SLOW),
+                                  pytest.param("vgg16", marks=SLOW)])
 def test_gray_input_matches_the_rgb_model_on_replicated_gray(name, tmp_path):
     _, path = _weights_file(name, tmp_path)
     rgb = zoo.unet((64, 64, 3), 1, encoder=name, encoder_weights=str(path))
@@ -138,8 +142,9 @@ def test_plain_encoder_freezes_its_layers():
     assert model.get_layer("encoder_stage1_conv1").trainable
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet50v2", "efficientnetb0",
-                                  "efficientnetv2b0", "vgg16"])
+@pytest.mark.parametrize("name", ["resnet18", "efficientnetb0",
+                                  *(pytest.param(n, marks=SLOW) for n in
+                                    ("resnet50", "resnet50v2", "efficientnetv2b0", "vgg16"))])
 def test_round_trip_per_family(name, tmp_path):
     model = zoo.unet((32, 32, 1), 2, encoder=name, encoder_freeze=True)
     x = np.random.default_rng(0).random((1, 32, 32, 1), "float32")

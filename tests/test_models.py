@@ -13,6 +13,9 @@ SMALL = {  # the smallest configurations that exercise each decoder fully
 }
 ENCODERS = {"plain": {"filters": 4, "depth": 3}, "resnet18": {}, "efficientnetb0": {},
             "vgg16": {"depth": 4}}
+# Every backend runs two encoders per architecture; the others run in the slow pass.
+ENCODER_PARAMS = [name if name in ("plain", "resnet18") else
+                  pytest.param(name, marks=pytest.mark.slow) for name in ENCODERS]
 
 
 def build(model, encoder, **kwargs):
@@ -21,7 +24,7 @@ def build(model, encoder, **kwargs):
                      **SMALL[model], **ENCODERS[encoder], **kwargs)
 
 
-@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("encoder", ENCODER_PARAMS)
 @pytest.mark.parametrize("model_name", sorted(SMALL))
 class TestEveryArchitecture:
     def test_registered(self, model_name, encoder):
