@@ -82,3 +82,6 @@ def test_cli_fetch(server, tmp_path, capsys):
             "--allow-unverified"]
     assert main(args) == 0
     assert "train-volume.tif" in capsys.readouterr().out
+    refused = ["data", "fetch", "isbi2012", "--to", str(tmp_path / "new"), "--base-url", server]
+    assert main(refused) == 2
+    assert "no pinned sha256" in capsys.readouterr().err
