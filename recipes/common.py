@@ -99,15 +99,11 @@ def finish(args, model, validation, state, started: float, extra=None) -> dict:
         validation.tile_kwargs = {**validation.tile_kwargs, "tta": args.tta}
     scores = validation.scores(model)
     save_model_atomic(model, args.out / "model.keras")
-    record = {**scores, "steps": state.get("step"), "train_time_s": round(
-        sum(_durations(state)), 1), "wall_time_s": round(time.time() - started, 1),
+    seconds = sum(h.get("seconds", 0.0) for h in state.get("history", []))
+    record = {**scores, "steps": state.get("step"), "train_time_s": round(seconds, 1),
+              "wall_time_s": round(time.time() - started, 1),
         "backend": keras.backend.backend(), "precision": args.precision,
         "args": {k: str(v) for k, v in vars(args).items()}, **(extra or {})}
     write_json_atomic(args.out / "metrics.json", record)
     print("final " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
     return record
-
-
-def _durations(state):
-    times = [h["time"] for h in state.get("history", [])]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]

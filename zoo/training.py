@@ -46,10 +46,14 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.run_dir, self.steps_per_epoch = Path(run_dir), steps_per_epoch
         self.state = {"epoch": 0, "step": 0, "history": [], **(extra_state or {})}
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
         self.state["epoch"] = epoch + 1
         self.state["step"] = (epoch + 1) * self.steps_per_epoch
         self.state["history"].append({"epoch": epoch + 1, "time": time.time(),
+                                      "seconds": time.time() - self.started,
                                       **{k: float(v) for k, v in (logs or {}).items()}})
         save_model_atomic(self.model, self.run_dir / CHECKPOINT)
         write_json_atomic(self.run_dir / STATE, self.state)
