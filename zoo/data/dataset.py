@@ -13,7 +13,7 @@ import numpy as np
 def _as_list(arrays, name, ndim):
     if arrays is None:
         return None
-    items = list(arrays) if not isinstance(arrays, np.ndarray) else list(arrays)
+    items = list(arrays)
     for item in items:
         if np.ndim(item) != ndim:
             raise ValueError(f"each of {name} must have {ndim} dims, got shape {np.shape(item)}")
@@ -66,9 +66,12 @@ class SegmentationDataset(keras.utils.PyDataset):
                                  f"{image.shape[:2]}; use a smaller patch_size")
         self.margin, self.mode, self.augment, self.seed = margin, mode, augment, seed
         self.batch_size = batch_size
-        if margin:
-            pad = ((margin, margin), (margin, margin))
-            self.images = [np.pad(i, (*pad, (0, 0)), mode="reflect") for i in self.images]
+        # Mirror-pad once here, so every crop is a plain slice of the same window.
+        pad = ((margin, margin), (margin, margin))
+        self.padded_images = [np.pad(i, (*pad, (0, 0)), mode="reflect") for i in self.images]
+        self.padded_targets = [np.pad(t, pad, mode="reflect") for t in self.targets]
+        self.padded_weights = None if self.weights is None else [
+            np.pad(w, pad, mode="reflect") for w in self.weights]
         self.tiles = self._grid() if mode == "grid" else None
         self.steps = steps or max(1, math.ceil(len(self.images) / batch_size))
         self.epoch = 0
@@ -97,17 +100,10 @@ class SegmentationDataset(keras.utils.PyDataset):
 
     def _crop(self, index, top, left, rng):
         (h, w), m = self.patch, self.margin
-        image = self.images[index][top:top + h + 2 * m, left:left + w + 2 * m]
-        pad = ((m, m), (m, m))
-        target = np.pad(self.targets[index], pad, mode="reflect")[
-            top:top + h + 2 * m, left:left + w + 2 * m] if m else \
-            self.targets[index][top:top + h, left:left + w]
-        weights = None
-        if self.weights is not None:
-            weights = np.pad(self.weights[index], pad, mode="reflect") if m else \
-                self.weights[index]
-            weights = weights[top:top + h + 2 * m, left:left + w + 2 * m] if m else \
-                weights[top:top + h, left:left + w]
+        window = (slice(top, top + h + 2 * m), slice(left, left + w + 2 * m))
+        image = self.padded_images[index][window]
+        target = self.padded_targets[index][window]
+        weights = None if self.padded_weights is None else self.padded_weights[index][window]
         augment = self._augmenter()
         if augment is not None:
             augment.set_random_seed(int(rng.integers(2**31)))
