@@ -7,7 +7,10 @@
 Each case runs in a fresh process (so peak memory is its own): build, compile
 (Adam, binary cross-entropy, Keras' default jit_compile), one warm-up step,
 then times ``--steps`` train steps (``model.train_on_batch``) and
-``--steps`` inference batches (``model.predict_on_batch``). Peak memory is
+``--steps`` inference batches (``model.predict_on_batch``) with the timing
+helpers of ``zoo.bench.measure`` (median step). The zoo/peer comparison of
+every architecture is ``zoo bench``; these suites cover what it does not:
+U-Net 3+ layer-order variants and U-Net++ pruning. Peak memory is
 the process's maximum resident set size minus the size after importing the
 framework. Results go to ``benchmarks/results/<suite>.json`` and ``.md``.
 """
@@ -35,13 +38,13 @@ def _rss_mb() -> float:
 
 def run_case(name: str, size: int, batch: int, steps: int, jit_compile="auto") -> dict:
     import keras
-    import numpy as np
     from cases import CASES
+
+    from zoo.bench.measure import batch_arrays, summary, timed_calls
 
     baseline = _rss_mb()
     model = CASES[name](size)
-    x = np.random.default_rng(0).random((batch, size, size, 1), dtype=np.float32)
-    y = (x > 0.5).astype("float32")
+    x, y = batch_arrays(model, batch)
     outputs = model.outputs
     targets = [y] * len(outputs) if len(outputs) > 1 else y
     model.compile(keras.optimizers.Adam(1e-4),
@@ -50,20 +53,13 @@ def run_case(name: str, size: int, batch: int, steps: int, jit_compile="auto") -
     result = {"case": name, "size": size, "batch": batch, "params": model.count_params(),
               "backend": keras.backend.backend(), "jit_compile": jit_compile}
     if not name.endswith("_inference"):
-        start = time.perf_counter()
-        model.train_on_batch(x, targets)
-        result["train_first_step_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(x, targets)
-        result["train_step_s"] = (time.perf_counter() - start) / steps
-        result["train_img_per_s"] = batch / result["train_step_s"]
-    model.predict_on_batch(x)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.predict_on_batch(x)
-    result["infer_batch_s"] = (time.perf_counter() - start) / steps
-    result["infer_img_per_s"] = batch / result["infer_batch_s"]
+        (result["train_first_step_s"],) = timed_calls(
+            lambda: model.train_on_batch(x, targets), 1)
+        train = summary(timed_calls(lambda: model.train_on_batch(x, targets), steps), batch)
+        result["train_step_s"], result["train_img_per_s"] = train["step_s"], train["img_per_s"]
+    timed_calls(lambda: model.predict_on_batch(x), 1)
+    infer = summary(timed_calls(lambda: model.predict_on_batch(x), steps), batch)
+    result["infer_batch_s"], result["infer_img_per_s"] = infer["step_s"], infer["img_per_s"]
     result["peak_mem_mb"] = _rss_mb() - baseline
     return result
 

@@ -42,7 +42,8 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
                         help="data-parallel over all local devices (JAX: keras.distribution; "
                         "TensorFlow: tf.distribute.MirroredStrategy)")
     parser.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation")
-    parser.add_argument("--workers", type=int, default=1, help="data loading workers")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="data loading threads (2 overlaps augmentation with the step)")
     parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     return parser
 

@@ -1,13 +1,14 @@
 """unet-zoo: U-Net, U-Net++ and U-Net 3+ for Keras 3 on every backend.
 
 Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`,
-:func:`prune`, :func:`predict_tiled`, :func:`build`, :func:`list_models`,
+:func:`prune`, :func:`predict_tiled`, :func:`count_flops`, :func:`build`, :func:`list_models`,
 :func:`list_encoders`, :func:`unfreeze_encoder`, :func:`unet_output_size`,
 :func:`unet_input_size`.
 """
 
 from . import data, evaluation, losses, metrics, training
 from .encoders import get_encoder, list_encoders, unfreeze_encoder
+from .flops import count_flops
 from .geometry import unet_input_size, unet_output_size
 from .inference import predict_tiled
 from .models import prune, unet, unet_3plus, unet_plus_plus
@@ -30,7 +31,8 @@ def list_models() -> list[str]:
 
 
 __all__ = [
-    "build", "data", "evaluation", "get_encoder", "list_encoders", "list_models", "losses",
-    "metrics", "predict_tiled", "prune", "training", "unet", "unet_3plus", "unet_plus_plus",
+    "build", "count_flops", "data", "evaluation", "get_encoder", "list_encoders",
+    "list_models", "losses", "metrics", "predict_tiled", "prune", "training", "unet",
+    "unet_3plus", "unet_plus_plus",
     "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
 ]

@@ -1,10 +1,13 @@
-"""The ``zoo`` command: ``zoo info``, ``zoo demo`` and ``zoo data fetch``."""
+"""The ``zoo`` command: ``zoo bench``, ``zoo info``, ``zoo demo`` and ``zoo data fetch``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def info(_: argparse.Namespace) -> int:
@@ -62,6 +65,12 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    from zoo.bench import main as run_bench
+
+    return run_bench(args)
+
+
 def data_fetch(args: argparse.Namespace) -> int:
     from zoo.data.fetch import fetch
 
@@ -75,6 +84,12 @@ def data_fetch(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("bench", help="every model and its peers side by side: speed, "
+                            "memory, ratios, accuracy (--quick: < 5 min)")
+    from zoo.bench import add_arguments
+
+    add_arguments(b)
+    b.set_defaults(run=bench)
     commands.add_parser("info", help="versions, backend, registered models and encoders"
                         ).set_defaults(run=info)
     p = commands.add_parser("demo", help="train a small U-Net on synthetic cells (~1 min)")

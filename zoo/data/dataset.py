@@ -39,6 +39,11 @@ class SegmentationDataset(keras.utils.PyDataset):
             ``augment(image=, mask=, weights=)`` (see ``paper_augmentation``).
         seed: batches are a function of (seed, epoch, batch index) only, so
             runs repeat exactly, also with ``workers`` > 1.
+        workers: threads preparing batches ahead of the training step
+            (Keras ``PyDataset``); the default 2 overlaps cropping and
+            augmentation with the step, which made ``model.fit`` as fast as an
+            isolated ``train_on_batch`` here, against 6% slower with 1
+            (``benchmarks/results/fit_loop.md``).
 
     Yields ``x`` (B, h + 2m, w + 2m, C) float32, ``y`` (B, h, w, 1) float32 and
     optionally ``w`` (B, h, w) float32.
@@ -46,8 +51,8 @@ class SegmentationDataset(keras.utils.PyDataset):
 
     def __init__(self, images, targets, weights=None, *, patch_size=256, batch_size=4,
                  steps: int | None = None, margin: int = 0, mode: str = "random",
-                 augment=None, seed: int = 0, **pydataset_kwargs):
-        super().__init__(**pydataset_kwargs)
+                 augment=None, seed: int = 0, workers: int = 2, **pydataset_kwargs):
+        super().__init__(workers=workers, **pydataset_kwargs)
         if mode not in ("random", "grid"):
             raise ValueError(f"mode must be 'random' or 'grid', got {mode!r}")
         self.images = _as_list(images, "images", 3)

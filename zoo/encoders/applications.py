@@ -110,8 +110,10 @@ def build_backbone_encoder(inputs, *, depth: int, padding: str, weights: str | N
     C != 3 keep the RGB stem and adapt the input (see ``preprocessing``).
     """
     x = preprocess(inputs, backbone.mode, to_rgb=weights is not None)
+    # Concrete sides when the model has them, so the nested layers know their shapes.
     model = backbone.constructor(include_top=False, weights=weights,
-                                 input_shape=(None, None, int(x.shape[-1])), **backbone.kwargs)
+                                 input_shape=(*x.shape[1:3], int(x.shape[-1])),
+                                 **backbone.kwargs)
     strides = [s for s in sorted(backbone.layers) if s <= 2**depth]
     encoder = keras.Model(model.inputs, [model.get_layer(backbone.layers[s]).output
                                          for s in strides], name="encoder")

@@ -1,0 +1,257 @@
+"""The benchmark matrix: configuration, expansion into cells, and the resumable run.
+
+A configuration (a dict, or a TOML file of the same shape) holds defaults and
+``groups``; each group crosses ``models`` (``"*"``: every registered zoo
+model) x ``encoders``, plus ``peers``, with ``precisions`` and ``backends``,
+for one ``kind``: ``speed`` (one subject per process), ``pair`` (each peer
+beside its zoo counterpart, interleaved in one process) or ``train``
+(accuracy and time to accuracy). Group keys override the defaults;
+``[train]`` holds the training recipe's defaults.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import machine, subjects
+
+ALL_ENCODERS = ["plain", "resnet34", "resnet50", "efficientnetb0"]
+ALL_PEERS = ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d",
+             "kuc:unet_3plus_2d"]
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+BACKENDS = ("tensorflow", "jax", "torch")
+KINDS = ("speed", "pair", "train")
+TRAIN = {"size": 256, "batch": 4, "lr": 1e-3, "train_seconds": 120, "max_steps": 3000,
+         "val_every": 25, "thresholds": [0.90, 0.94], "timeout_s": 1800}
+
+FULL = {
+    "size": 256, "batch": 2, "steps": 3, "warmup": 2, "fit_steps": 2, "timeout_s": 1200,
+    "train": TRAIN,
+    "groups": [
+        {"kind": "speed", "models": ["*"], "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
+        {"kind": "pair", "models": ["*"], "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
+        {"kind": "train", "models": ["*"], "encoders": ["resnet34"],
+         "peers": ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d"]},
+        {"kind": "speed", "models": ["unet", "unet_plus_plus"],
+         "encoders": ["plain", "resnet34"], "backends": ["jax"]},
+        {"kind": "speed", "models": ["unet_3plus"], "encoders": ["resnet34"],
+         "backends": ["jax"]},
+        {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"],
+         "precisions": ["mixed_bfloat16", "mixed_float16"]},
+        {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"],
+         "precisions": ["mixed_bfloat16", "mixed_float16"]},
+    ],
+    "left_out": [
+        "train kuc:unet_3plus_2d: 395 GFLOP per 256^2 image, minutes per validation pass "
+        "over the 5 validation slices on a 2-core CPU; it does not fit the 2-hour plan",
+        "train with the plain encoder: the plain networks cost 4-30x the FLOPs of the "
+        "resnet34 ones; accuracy is compared at one encoder per architecture",
+        "mixed precision beyond U-Net/resnet34 (alone and beside SM Unet/resnet34): this "
+        "CPU has no float16/bfloat16 arithmetic (AVX2 only), so those cells measure "
+        "emulation, not the precision",
+        "JAX for peers (they are built with tf.keras) and for U-Net 3+ with the plain "
+        "encoder (395 GFLOP per image; its TensorFlow cell is recorded)",
+    ],
+}
+
+QUICK = {
+    "size": 64, "batch": 2, "steps": 3, "warmup": 1, "fit_steps": 3, "timeout_s": 300,
+    "train": {**TRAIN, "size": 128, "train_seconds": 25, "val_every": 10, "timeout_s": 300},
+    "groups": [
+        {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"]},
+        {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
+        {"kind": "train", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
+    ],
+}
+
+
+def load_config(path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark config {path} does not exist")
+    with path.open("rb") as f:
+        config = tomllib.load(f)
+    return {**FULL, "left_out": [], **config, "train": {**TRAIN, **config.get("train", {})}}
+
+
+def _models(names) -> list[str]:
+    from ..registry import MODELS
+
+    return MODELS.names() if "*" in names else [MODELS.canonical(n) for n in names]
+
+
+def _check(group: dict) -> None:
+    if group.get("kind", "speed") not in KINDS:
+        raise ValueError(f"group kind must be one of {KINDS}, got {group.get('kind')!r}")
+    for key, allowed in (("precisions", PRECISIONS), ("backends", BACKENDS)):
+        bad = [v for v in group.get(key, ()) if v not in allowed]
+        if bad:
+            raise ValueError(f"unknown {key[:-1]} {bad}; choose from {allowed}")
+
+
+def _subjects(group: dict) -> list[str]:
+    zoo = [f"zoo:{m}/{e}" for m in _models(group.get("models", [])) for e in
+           group.get("encoders", ["plain"])]
+    peers, encoders = [], group.get("encoders", ALL_ENCODERS)
+    for peer in group.get("peers", []):
+        if "/" in peer:
+            peers.append(subjects.label(peer))
+            continue
+        key = subjects.label(peer).rsplit("/", 1)[0]
+        known = subjects.PEERS[key].encoders
+        peers += [f"{key}/{e}" for e in ([e for e in known if e in encoders] or known[:1])]
+    return zoo + peers
+
+
+def _slug(subject: str) -> str:
+    return subject.replace(":", "-").replace("/", "-")
+
+
+def expand(config: dict) -> list[dict]:
+    """Every cell of ``config`` as a spec dict with a stable ``id``, in run order."""
+    cells, seen = [], set()
+    for group in config["groups"]:
+        _check(group)
+        kind = group.get("kind", "speed")
+        settings = {k: v for k, v in config.items() if k not in ("groups", "train", "left_out")}
+        if kind == "train":
+            settings.update(config["train"])
+        settings.update({k: v for k, v in group.items()
+                         if k not in ("models", "encoders", "peers", "precisions", "backends")})
+        members = _subjects(group)
+        if kind == "pair":
+            members = [(subjects.counterpart(p), p) for p in members
+                       if subjects.is_peer(p) and subjects.counterpart(p)]
+        for backend in group.get("backends", ["tensorflow"]):
+            for precision in group.get("precisions", ["float32"]):
+                for member in members:
+                    spec = {**settings, "kind": kind, "backend": backend,
+                            "precision": precision}
+                    if kind == "pair":
+                        spec.update(zoo=member[0], peer=member[1])
+                        name = f"{_slug(member[0])}-vs-{_slug(member[1])}"
+                    else:
+                        spec["subject"] = member
+                        name = _slug(member) + "".join(
+                            f"-{k}-{v}" for k, v in sorted(group.get("options", {}).items()))
+                    spec["id"] = (f"{kind}-{backend}-{precision}-{name}-"
+                                  f"{spec['size']}x{spec['batch']}")
+                    if spec["id"] not in seen:
+                        seen.add(spec["id"])
+                        cells.append(spec)
+    return cells
+
+
+def skip_reason(spec: dict) -> str | None:
+    """Why a cell cannot run here, decided before starting it (``None``: it can)."""
+    peers = [s for s in (spec.get("subject"), spec.get("peer")) if s and subjects.is_peer(s)]
+    if peers and spec["backend"] != "tensorflow":
+        return f"{peers[0]} is built with tf.keras and needs the TensorFlow backend"
+    for peer in peers:
+        module = subjects.PEER_MODULES[peer.split(":")[0]]
+        if importlib.util.find_spec(module) is None:
+            return f"{peer} needs the {module} package: pip install 'unet-zoo[bench]'"
+    return None
+
+
+UNSUPPORTED = ("no opkernel", "not supported", "unimplemented", "could not find device for "
+               "node", "no registered")
+
+
+def _classify(spec: dict, error: str) -> str:
+    """A failure that says the device lacks a kernel for the precision is a skip."""
+    lowered = error.lower()
+    if spec["precision"] != "float32" and any(s in lowered for s in UNSUPPORTED):
+        return "skipped"
+    return "error"
+
+
+def run_cell(spec: dict, out: Path) -> dict:
+    """Run one cell in a fresh process with its backend; returns its record (never raises)."""
+    record_path = out / "cells" / f"{spec['id']}.json"
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    base = {"id": spec["id"], "spec": spec, "machine": machine.describe(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+    reason = skip_reason(spec)
+    if reason:
+        return {**base, "status": "skipped", "reason": reason}
+    env = {**os.environ, "KERAS_BACKEND": spec["backend"], "SM_FRAMEWORK": "tf.keras",
+           "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        result_path = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "zoo.bench.cell", str(spec_path), str(result_path)]
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                  timeout=spec.get("timeout_s"), check=False)
+        except subprocess.TimeoutExpired:
+            return {**base, "status": "error",
+                    "error": f"timed out after {spec.get('timeout_s')} s"}
+        if done.returncode or not result_path.is_file():
+            tail = (done.stderr or done.stdout).strip()[-2500:]
+            return {**base, "status": _classify(spec, tail), "error": tail,
+                    "returncode": done.returncode}
+        return {**base, "status": "ok", **json.loads(result_path.read_text())}
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = round(width * done / max(total, 1))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def run_matrix(config: dict, out, *, retry_errors: bool = False, data=None,
+               stream=None) -> list[dict]:
+    """Run every cell not already recorded in ``out/cells`` (finished cells are reused;
+    errors too, unless ``retry_errors``). A failing cell records its error and the run
+    goes on. Returns all records in matrix order."""
+    out, stream = Path(out), stream or sys.stdout
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    cells = expand(config)
+    records, started = [], time.time()
+    for index, spec in enumerate(cells):
+        if data is not None:
+            spec["data"] = str(data)
+        path = out / "cells" / f"{spec['id']}.json"
+        previous = json.loads(path.read_text()) if path.is_file() else None
+        if previous and (previous["status"] != "error" or not retry_errors):
+            records.append(previous)
+            print(f"{_bar(index + 1, len(cells))} {spec['id']}: {previous['status']} "
+                  "(recorded)", file=stream, flush=True)
+            continue
+        print(f"{_bar(index, len(cells))} {spec['id']} ...", file=stream, flush=True)
+        cell_start = time.time()
+        record = run_cell(spec, out)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(record, indent=1, default=float) + "\n")
+        tmp.replace(path)
+        records.append(record)
+        detail = record.get("reason") or (record.get("error", "").splitlines() or [""])[-1]
+        print(f"{_bar(index + 1, len(cells))} {spec['id']}: {record['status']} "
+              f"{time.time() - cell_start:.0f} s (run {time.time() - started:.0f} s)"
+              + (f" - {detail[:200]}" if record["status"] != "ok" else ""),
+              file=stream, flush=True)
+    return records
+
+
+def measure_peak(backend: str) -> dict:
+    """The matmul peak measured in a fresh process of ``backend``, for the run record."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = "import json; from zoo.bench.machine import matmul_peak_gflops as f; " \
+           "print(json.dumps(f()))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode:
+        return {"backend": backend, "error": done.stderr.strip()[-500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])

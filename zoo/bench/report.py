@@ -1,0 +1,196 @@
+"""The benchmark's Markdown table and matplotlib charts, made from the cell records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TARGETS = {"unet": 1.2, "unet_plus_plus": 1.2, "unet_3plus": 1.0}  # zoo/peer, issue targets
+
+
+def _f(value, digits=2, scale=1.0) -> str:
+    return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def _rate(part: dict | None) -> str:
+    if not part:
+        return "-"
+    return (f"{part['img_per_s']:.2f} ({part['img_per_s_min']:.2f}-"
+            f"{part['img_per_s_max']:.2f})")
+
+
+def _why(record: dict) -> str:
+    lines = (record.get("reason") or record.get("error") or "?").strip().splitlines()
+    return f"{record['status']}: {lines[-1][:160] if lines else '?'}"
+
+
+def _not_ok(first: list[str], blanks: int, record: dict) -> str:
+    return "| " + " | ".join(first) + " |" + " - |" * blanks + f" {_why(record)} |"
+
+
+def speed_table(records: list[dict]) -> list[str]:
+    rows = [r for r in records if r["spec"]["kind"] == "speed"]
+    lines = ["| model | backend | precision | params (M) | GFLOP/img | train img/s, median "
+             "(min-max) | inference img/s | fit loop img/s (epoch) | train % of peak | "
+             "peak RSS MB | status |", "|" + " --- |" * 11]
+    for r in rows:
+        s = r["spec"]
+        if r["status"] != "ok":
+            lines.append(_not_ok([s["subject"], s["backend"], s["precision"]], 7, r))
+            continue
+        fit = r.get("fit")
+        lines.append(
+            f"| {s['subject']} | {s['backend']} | {s['precision']} | {r['params'] / 1e6:.2f} "
+            f"| {r['gflops_per_image']:.1f} | {_rate(r['train'])} | {_rate(r['inference'])} "
+            f"| {_f(fit and fit['img_per_s'])} ({_f(fit and fit['epoch_img_per_s'])}) "
+            f"| {_f(r['train']['utilisation'], 0, 100)} | {r['peak_rss_mb']:.0f} | ok |")
+    return lines
+
+
+def pair_table(records: list[dict]) -> list[str]:
+    rows = [r for r in records if r["spec"]["kind"] == "pair"]
+    lines = ["| zoo | peer | precision | params zoo / peer (M) | GFLOP/img zoo / peer | "
+             "train ratio (min-max) | per FLOP | inference ratio | per FLOP | target | "
+             "met | note |", "|" + " --- |" * 12]
+    for r in rows:
+        s = r["spec"]
+        if r["status"] != "ok":
+            lines.append(_not_ok([s["zoo"], s["peer"], s["precision"]], 7, r) + " |")
+            continue
+        z, p = r["zoo"], r["peer"]
+        target = TARGETS.get(s["zoo"].split(":")[1].split("/")[0], 1.0)
+        worst = min(r["train_ratio"], r["inference_ratio"])
+        met = "yes" if worst >= target else f"no: {worst:.2f}x, {1 - worst / target:.0%} short"
+        lines.append(
+            f"| {s['zoo']} | {s['peer']} | {s['precision']} | {z['params'] / 1e6:.2f} / "
+            f"{p['params'] / 1e6:.2f} | {z['gflops_per_image']:.1f} / "
+            f"{p['gflops_per_image']:.1f} | {r['train_ratio']:.2f} ({r['train_ratio_min']:.2f}"
+            f"-{r['train_ratio_max']:.2f}) | {r['train_ratio_per_flop']:.2f} | "
+            f"{r['inference_ratio']:.2f} | {r['inference_ratio_per_flop']:.2f} | "
+            f">= {target} | {met} | {r.get('note', '')} |")
+    return lines
+
+
+def accuracy_table(records: list[dict]) -> list[str]:
+    rows = [r for r in records if r["spec"]["kind"] == "train"]
+    if not rows:
+        return []
+    thresholds = rows[0]["spec"]["thresholds"]
+    lines = ["| model | steps | train s | V_rand | V_info | pixel error | IoU | Dice | "
+             + " | ".join(f"s to V_rand {t:.2f}" for t in thresholds) + " | status |",
+             "|" + " --- |" * (9 + len(thresholds))]
+    for r in rows:
+        s = r["spec"]
+        if r["status"] != "ok":
+            lines.append(_not_ok([s["subject"]], 7 + len(thresholds), r))
+            continue
+        times = " | ".join(_f(r["time_to"].get(f"{t:.2f}"), 0) for t in thresholds)
+        lines.append(
+            f"| {s['subject']} | {r['steps']} | {r['train_s']:.0f} | {_f(r['v_rand'], 4)} | "
+            f"{_f(r['v_info'], 4)} | {_f(r['pixel_error'], 4)} | {_f(r['iou'], 4)} | "
+            f"{_f(r['dice'], 4)} | {times} | ok |")
+    return lines
+
+
+def markdown(run: dict, records: list[dict]) -> str:
+    m = run["machine"]
+    peaks = ", ".join(f"{p['backend']} {p['gflops']:.0f} GFLOP/s (n={p['n']})"
+                      for p in run["peaks"] if "gflops" in p)
+    first = next((r["spec"] for r in records if r["spec"]["kind"] == "speed"), None)
+    shape = (f"{first['size']}x{first['size']}x1 images, batch {first['batch']}, "
+             f"{first['steps']} timed steps after {first['warmup']} warm-up"
+             if first else "")
+    parts = [f"# Benchmark: {run['name']}", "",
+             f"`{run['command']}`, {run['date']}. Machine: {m['label']}, "
+             f"{(m['memory_mb'] or 0) / 1024:.0f} GiB; matmul fp32 peak at the start: "
+             f"{peaks}. Versions: "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".", "",
+             "## Speed and memory", "", shape + ". Train: `train_on_batch` (Adam, BCE). "
+             "Fit loop: `model.fit` on random crops with the paper's augmentation and the "
+             "checkpoint callback, median step (whole epoch in brackets). Train % of peak: "
+             "3x forward FLOPs per image x img/s over the matmul peak. Peak RSS: the cell "
+             "process, framework included.", "", *speed_table(records), "",
+             "## Zoo / peer ratios (interleaved in one process)", "",
+             "Ratio = zoo img/s over peer img/s, measured A B A B in one process; per FLOP ="
+             " ratio x zoo FLOPs / peer FLOPs (above 1: the zoo does more work per second). "
+             "Min-max: the spread of the per-step ratios.", "", *pair_table(records), ""]
+    accuracy = accuracy_table(records)
+    if accuracy:
+        spec = next(r["spec"] for r in records if r["spec"]["kind"] == "train")
+        parts += ["## Accuracy and time to accuracy", "",
+                  f"Same recipe for every model: {spec['size']}^2 crops, batch {spec['batch']},"
+                  f" paper augmentation, Adam {spec['lr']}, BCE + Dice, {spec['train_seconds']}"
+                  f" s of training (validation excluded), validation every {spec['val_every']} "
+                  "steps, best checkpoint by V_rand. Data: "
+                  f"{next((r.get('data') for r in records if r.get('data')), '?')}.", "",
+                  *accuracy, ""]
+    left = run.get("left_out") or []
+    if left:
+        parts += ["## Left out of this run", "", *(f"- {item}" for item in left), ""]
+    charts = [c for c in run.get("charts", [])]
+    if charts:
+        parts += ["## Charts", "", *(f"![{Path(c).stem}]({Path(c).name})" for c in charts), ""]
+    return "\n".join(parts)
+
+
+def charts(records: list[dict], out: Path, label: str) -> list[str]:
+    """throughput.png, accuracy_time.png, accuracy_speed.png (those with data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    speed = [r for r in records if r["spec"]["kind"] == "speed" and r["status"] == "ok"]
+    if speed:
+        names = [f"{r['spec']['subject']} {r['spec']['backend'][:2]} "
+                 f"{r['spec']['precision'].replace('mixed_', '')}" for r in speed]
+        fig, ax = plt.subplots(figsize=(9, 0.32 * len(speed) + 1.5))
+        y = range(len(speed))
+        ax.barh([i - 0.2 for i in y], [r["train"]["img_per_s"] for r in speed], 0.4,
+                label="train")
+        ax.barh([i + 0.2 for i in y], [r["inference"]["img_per_s"] for r in speed], 0.4,
+                label="inference")
+        ax.set_yticks(list(y), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("images/s (log)")
+        ax.set_title(f"Throughput per model and precision\n{label}", fontsize=9)
+        ax.legend()
+        made.append(_save(fig, out / "throughput.png"))
+    trained = [r for r in records if r["spec"]["kind"] == "train" and r["status"] == "ok"]
+    if trained:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in trained:
+            curve = [p for p in r["curve"] if "val_v_rand" in p]
+            ax.plot([p["train_s"] / 60 for p in curve], [p["val_v_rand"] for p in curve],
+                    marker=".", label=r["spec"]["subject"])
+        ax.set_xlabel("training time (min, validation excluded)")
+        ax.set_ylabel("validation V_rand")
+        ax.set_title(f"Accuracy versus training time\n{label}", fontsize=9)
+        ax.legend(fontsize=7)
+        made.append(_save(fig, out / "accuracy_time.png"))
+        rates = {(r["spec"]["subject"], r["spec"]["precision"]): r["train"]["img_per_s"]
+                 for r in speed if r["spec"]["backend"] == "tensorflow"}
+        points = [(rates[key], r["v_rand"], key[0]) for r in trained
+                  if (key := (r["spec"]["subject"], r["spec"]["precision"])) in rates
+                  and r["v_rand"] is not None]
+        if points:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for rate, v_rand, name in points:
+                ax.scatter(rate, v_rand)
+                ax.annotate(name, (rate, v_rand), fontsize=7)
+            ax.set_xscale("log")
+            ax.set_xlabel("train images/s (log)")
+            ax.set_ylabel("best validation V_rand")
+            ax.set_title(f"Accuracy versus speed\n{label}", fontsize=9)
+            made.append(_save(fig, out / "accuracy_speed.png"))
+    return made
+
+
+def _save(fig, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return str(path)
