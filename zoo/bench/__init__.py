@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ISBI 2012 folder; synthetic cells are used when it is absent")
     parser.add_argument("--retry-errors", action="store_true", help="rerun failed cells")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
+    parser.add_argument("--report-only", action="store_true",
+                        help="remake table.md and the charts from the recorded cells; run "
+                        "nothing (cells not run yet are listed)")
 
 
 def configure(args: argparse.Namespace) -> dict:
@@ -79,13 +82,21 @@ def main(args: argparse.Namespace) -> int:
     command = "zoo bench " + " ".join(shlex.quote(a) for a in argv)
     described = machine.describe()
     print(f"{len(cells)} cells -> {out}  ({described['label']})", flush=True)
-    backends = sorted({c["backend"] for c in cells})
     run = {"name": "quick" if args.quick else (args.config.stem if args.config else "full"),
            "command": command.strip(), "date": time.strftime("%Y-%m-%d"), "machine": described,
-           "peaks": [matrix.measure_peak(b) for b in backends], "config": config,
-           "left_out": config.get("left_out", [])}
-    records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
-                                data=args.data if args.data.is_dir() else None)
+           "config": config, "left_out": config.get("left_out", [])}
+    if args.report_only:
+        previous = out / "run.json"
+        if previous.is_file():
+            run.update({k: v for k, v in json.loads(previous.read_text()).items()
+                        if k in ("command", "date", "peaks")})
+        records, run["not_run"] = matrix.recorded(config, out)
+    else:
+        run["peaks"] = [matrix.measure_peak(b) for b in sorted({c["backend"] for c in cells})]
+        records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
+                                    data=args.data if args.data.is_dir() else None)
+        run["not_run"] = []
+    run.setdefault("peaks", [])
     run["charts"] = report.charts(records, out, described["label"])
     run["counts"] = {s: sum(r["status"] == s for r in records)
                      for s in ("ok", "skipped", "error")}

@@ -44,9 +44,9 @@ FULL = {
         {"kind": "speed", "models": ["unet_3plus"], "encoders": ["resnet34"],
          "backends": ["jax"]},
         {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"],
-         "precisions": ["mixed_bfloat16", "mixed_float16"]},
+         "precisions": ["mixed_bfloat16", "mixed_float16"], "timeout_s": 600},
         {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"],
-         "precisions": ["mixed_bfloat16", "mixed_float16"]},
+         "precisions": ["mixed_bfloat16", "mixed_float16"], "timeout_s": 600},
     ],
     "left_out": [
         "train kuc:unet_3plus_2d: 395 GFLOP per 256^2 image, minutes per validation pass "
@@ -145,8 +145,9 @@ def expand(config: dict) -> list[dict]:
                         spec["subject"] = member
                         name = _slug(member) + "".join(
                             f"-{k}-{v}" for k, v in sorted(group.get("options", {}).items()))
+                    budget = f"-{spec['train_seconds']:g}s" if kind == "train" else ""
                     spec["id"] = (f"{kind}-{backend}-{precision}-{name}-"
-                                  f"{spec['size']}x{spec['batch']}")
+                                  f"{spec['size']}x{spec['batch']}{budget}")
                     if spec["id"] not in seen:
                         seen.add(spec["id"])
                         cells.append(spec)
@@ -243,6 +244,18 @@ def run_matrix(config: dict, out, *, retry_errors: bool = False, data=None,
               + (f" - {detail[:200]}" if record["status"] != "ok" else ""),
               file=stream, flush=True)
     return records
+
+
+def recorded(config: dict, out) -> tuple[list[dict], list[str]]:
+    """The records already in ``out/cells`` for ``config``'s cells, and the ids not run yet."""
+    records, missing = [], []
+    for spec in expand(config):
+        path = Path(out) / "cells" / f"{spec['id']}.json"
+        if path.is_file():
+            records.append(json.loads(path.read_text()))
+        else:
+            missing.append(spec["id"])
+    return records, missing
 
 
 def measure_peak(backend: str) -> dict:

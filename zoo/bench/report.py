@@ -95,9 +95,11 @@ def markdown(run: dict, records: list[dict]) -> str:
     m = run["machine"]
     peaks = ", ".join(f"{p['backend']} {p['gflops']:.0f} GFLOP/s (n={p['n']})"
                       for p in run["peaks"] if "gflops" in p)
-    first = next((r["spec"] for r in records if r["spec"]["kind"] == "speed"), None)
+    first = run.get("config") or next(
+        (r["spec"] for r in records if r["spec"]["kind"] == "speed"), None)
     shape = (f"{first['size']}x{first['size']}x1 images, batch {first['batch']}, "
-             f"{first['steps']} timed steps after {first['warmup']} warm-up"
+             f"{first['steps']} timed steps after {first['warmup']} warm-up unless a cell's "
+             "spec says otherwise"
              if first else "")
     parts = [f"# Benchmark: {run['name']}", "",
              f"`{run['command']}`, {run['date']}. Machine: {m['label']}, "
@@ -126,6 +128,9 @@ def markdown(run: dict, records: list[dict]) -> str:
     left = run.get("left_out") or []
     if left:
         parts += ["## Left out of this run", "", *(f"- {item}" for item in left), ""]
+    if run.get("not_run"):
+        parts += ["## Not run yet (rerun the command to resume)", "",
+                  *(f"- `{cell}`" for cell in run["not_run"]), ""]
     charts = [c for c in run.get("charts", [])]
     if charts:
         parts += ["## Charts", "", *(f"![{Path(c).stem}]({Path(c).name})" for c in charts), ""]
@@ -142,7 +147,8 @@ def charts(records: list[dict], out: Path, label: str) -> list[str]:
     made = []
     speed = [r for r in records if r["spec"]["kind"] == "speed" and r["status"] == "ok"]
     if speed:
-        names = [f"{r['spec']['subject']} {r['spec']['backend'][:2]} "
+        short = {"tensorflow": "tf", "jax": "jax", "torch": "torch"}
+        names = [f"{r['spec']['subject']} {short[r['spec']['backend']]} "
                  f"{r['spec']['precision'].replace('mixed_', '')}" for r in speed]
         fig, ax = plt.subplots(figsize=(9, 0.32 * len(speed) + 1.5))
         y = range(len(speed))

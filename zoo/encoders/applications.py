@@ -100,6 +100,9 @@ BACKBONES = {
 }
 
 
+MIN_CONCRETE_SIDE = 32
+
+
 def build_backbone_encoder(inputs, *, depth: int, padding: str, weights: str | None,
                            backbone: Backbone) -> EncoderFeatures:
     """(B, H, W, C) in [0, 1] -> features at strides up to 2**depth from a nested ``encoder``.
@@ -110,10 +113,13 @@ def build_backbone_encoder(inputs, *, depth: int, padding: str, weights: str | N
     C != 3 keep the RGB stem and adapt the input (see ``preprocessing``).
     """
     x = preprocess(inputs, backbone.mode, to_rgb=weights is not None)
-    # Concrete sides when the model has them, so the nested layers know their shapes.
+    # Concrete sides when the model has them, so the nested layers know their shapes
+    # (zoo.count_flops needs them); keras.applications refuses concrete sides below 32.
+    sides = tuple(x.shape[1:3])
+    if any(side is None or side < MIN_CONCRETE_SIDE for side in sides):
+        sides = (None, None)
     model = backbone.constructor(include_top=False, weights=weights,
-                                 input_shape=(*x.shape[1:3], int(x.shape[-1])),
-                                 **backbone.kwargs)
+                                 input_shape=(*sides, int(x.shape[-1])), **backbone.kwargs)
     strides = [s for s in sorted(backbone.layers) if s <= 2**depth]
     encoder = keras.Model(model.inputs, [model.get_layer(backbone.layers[s]).output
                                          for s in strides], name="encoder")
