@@ -93,6 +93,8 @@ def main(args: argparse.Namespace) -> int:
         records, run["not_run"] = matrix.recorded(config, out)
     else:
         run["peaks"] = [matrix.measure_peak(b) for b in sorted({c["backend"] for c in cells})]
+        out.mkdir(parents=True, exist_ok=True)  # the start's record, kept if the run is stopped
+        (out / "run.json").write_text(json.dumps(run, indent=1, default=float) + "\n")
         records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
                                     data=args.data if args.data.is_dir() else None)
         run["not_run"] = []

@@ -87,6 +87,9 @@ def accuracy_cell(spec: dict, data, run_dir) -> dict:
     validation = SegmentationValidation(
         data.val_images, data.val_targets, run_dir, isbi_labels=data.val_labels,
         tile_kwargs={"tile_size": size, "overlap": size // 8})
+    if not (Path(run_dir) / "checkpoint.keras").is_file():  # nothing to resume: start afresh
+        for stale in ("state.json", CURVE):
+            (Path(run_dir) / stale).unlink(missing_ok=True)
     clock = TrainingClock(run_dir, spec["train_seconds"], val_every)
     state = read_state(run_dir)
     if state is None or clock.train_seconds < spec["train_seconds"]:

@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     spec_path, record_path = (Path(p) for p in (argv or sys.argv[1:]))
     spec = json.loads(spec_path.read_text())
     start = time.time()
-    record = run(spec, record_path.with_suffix(""))
+    record = run(spec, Path(spec.get("run_dir") or record_path.with_suffix("")))
     import keras
 
     record.update({"backend": keras.backend.backend(), "seconds": time.time() - start})

@@ -191,7 +191,9 @@ def run_cell(spec: dict, out: Path) -> dict:
            "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec))
+        # A train cell's run directory (checkpoint, state, curve) lives beside its record,
+        # so an interrupted cell resumes where it stopped.
+        spec_path.write_text(json.dumps({**spec, "run_dir": str(out / "cells" / spec["id"])}))
         result_path = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "zoo.bench.cell", str(spec_path), str(result_path)]
         try:

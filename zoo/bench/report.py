@@ -93,7 +93,8 @@ def accuracy_table(records: list[dict]) -> list[str]:
 
 def markdown(run: dict, records: list[dict]) -> str:
     m = run["machine"]
-    peaks = ", ".join(f"{p['backend']} {p['gflops']:.0f} GFLOP/s (n={p['n']})"
+    peaks = ", ".join(f"{p['backend']} {p['gflops']:.0f} GFLOP/s (n={p['n']}"
+                      + (f"; {p['note']}" if p.get("note") else "") + ")"
                       for p in run["peaks"] if "gflops" in p)
     first = run.get("config") or next(
         (r["spec"] for r in records if r["spec"]["kind"] == "speed"), None)
@@ -103,7 +104,7 @@ def markdown(run: dict, records: list[dict]) -> str:
              if first else "")
     parts = [f"# Benchmark: {run['name']}", "",
              f"`{run['command']}`, {run['date']}. Machine: {m['label']}, "
-             f"{(m['memory_mb'] or 0) / 1024:.0f} GiB; matmul fp32 peak at the start: "
+             f"{(m['memory_mb'] or 0) / 1024:.0f} GiB; matmul fp32 peak measured for the run: "
              f"{peaks}. Versions: "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".", "",
              "## Speed and memory", "", shape + ". Train: `train_on_batch` (Adam, BCE). "
