@@ -67,7 +67,7 @@ QUICK = {
     "groups": [
         {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"]},
         {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
-        {"kind": "train", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
+        {"kind": "train", "models": ["unet"], "encoders": ["resnet34"]},
     ],
 }
 
