@@ -158,7 +158,7 @@ def skip_reason(spec: dict) -> str | None:
     """Why a cell cannot run here, decided before starting it (``None``: it can)."""
     peers = [s for s in (spec.get("subject"), spec.get("peer")) if s and subjects.is_peer(s)]
     if peers and spec["backend"] != "tensorflow":
-        return f"{peers[0]} is built with tf.keras and needs the TensorFlow backend"
+        return f"{peers[0]} is a TensorFlow-only peer and needs the TensorFlow backend"
     for peer in peers:
         module = subjects.PEER_MODULES[peer.split(":")[0]]
         if importlib.util.find_spec(module) is None:
@@ -187,7 +187,7 @@ def run_cell(spec: dict, out: Path) -> dict:
     reason = skip_reason(spec)
     if reason:
         return {**base, "status": "skipped", "reason": reason}
-    env = {**os.environ, "KERAS_BACKEND": spec["backend"], "SM_FRAMEWORK": "tf.keras",
+    env = {**os.environ, **subjects.PEER_ENV, "KERAS_BACKEND": spec["backend"],
            "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"

@@ -28,9 +28,21 @@ class Peer:
     note: str = ""
 
 
+#: Peers are TensorFlow-only libraries; this is the one place that says how they are loaded.
+PEER_ENV = {"SM_FRAMEWORK": "tf.keras"}
+
+
+def _require_tensorflow(subject: str) -> None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"{subject} is a TensorFlow-only peer; run it with "
+                         "KERAS_BACKEND=tensorflow (zoo models run on every backend)")
+
+
 def _sm(arch):
     def build(encoder, shape, classes):
-        os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
+        os.environ.update(PEER_ENV)
         import segmentation_models as sm
 
         return getattr(sm, arch)(encoder, input_shape=shape, classes=classes,
@@ -137,6 +149,7 @@ def build(subject: str, size: int, channels: int = 1, classes: int = 1, options=
                          **{**kwargs, **(options or {})})
     if options:
         raise ValueError(f"options {options} apply to zoo models only, not {subject}")
+    _require_tensorflow(subject)
     peer = PEERS[f"{source}:{name}"]
     if encoder not in peer.encoders:
         raise ValueError(f"{source}:{name} is benchmarked with encoders {peer.encoders}, "
