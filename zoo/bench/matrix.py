@@ -28,8 +28,8 @@ ALL_PEERS = ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BACKENDS = ("tensorflow", "jax", "torch")
 KINDS = ("speed", "pair", "train")
-TRAIN = {"size": 256, "batch": 4, "lr": 1e-3, "train_seconds": 120, "max_steps": 3000,
-         "val_every": 25, "thresholds": [0.90, 0.94], "timeout_s": 1800}
+TRAIN = {"size": 128, "batch": 4, "lr": 1e-3, "train_seconds": 600, "max_steps": 5000,
+         "val_every": 40, "thresholds": [0.80, 0.90], "timeout_s": 2400}
 
 FULL = {
     "size": 256, "batch": 2, "steps": 3, "warmup": 2, "fit_steps": 2, "timeout_s": 1200,
@@ -63,7 +63,7 @@ FULL = {
 
 QUICK = {
     "size": 64, "batch": 2, "steps": 3, "warmup": 1, "fit_steps": 3, "timeout_s": 300,
-    "train": {**TRAIN, "size": 128, "train_seconds": 25, "val_every": 10, "timeout_s": 300},
+    "train": {**TRAIN, "train_seconds": 25, "val_every": 10, "timeout_s": 300},
     "groups": [
         {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"]},
         {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
