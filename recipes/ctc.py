@@ -1,6 +1,6 @@
 """A Cell Tracking Challenge 2D set (PhC-C2DH-U373, DIC-C2DH-HeLa) with a same-padding model.
 
-    python recipes/ctc.py --data PhC-C2DH-U373 --sequence 01 --out runs/u373
+    python -m recipes.ctc --data PhC-C2DH-U373 --sequence 01 --out runs/u373
 
 Reads ``DATA/01/tNNN.tif`` with ``DATA/01_GT/SEG/man_segNNN.tif`` instance
 labels (see ``zoo.data.load_ctc``); the target is the cell mask, and the U-Net
@@ -12,16 +12,13 @@ cosine decay, atomic checkpoints, ``--resume``; results in ``metrics.json``.
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from . import _cli
 
 
 def parse(argv=None):
-    parser = common.base_parser(__doc__, steps=1000, checkpoint_every=100, lr=1e-3,
+    parser = _cli.base_parser(__doc__, steps=1000, checkpoint_every=100, lr=1e-3,
                                 batch_size=4, patch=256)
     parser.add_argument("--data", type=Path, required=True, help="the data set folder")
     parser.add_argument("--sequence", default="01")
@@ -34,8 +31,7 @@ def parse(argv=None):
 
 def main(argv=None):
     args = parse(argv)
-    started = time.time()
-    scope = common.setup(args)
+    scope = _cli.setup(args)
     import keras
 
     import zoo
@@ -73,9 +69,8 @@ def main(argv=None):
     validation = SegmentationValidation(
         data.images[cut:], masks[cut:], args.out, monitor="val_iou",
         every=args.val_every or epochs, tile_kwargs={"tile_size": tile, "overlap": tile // 4})
-    return common.train_and_score(args, scope, build, dataset, validation, started,
-                                  extra={"train_frames": data.frames[:cut],
-                                         "val_frames": data.frames[cut:]})
+    return _cli.train(args, scope, build, dataset, validation,
+                      info={"train_frames": data.frames[:cut], "val_frames": data.frames[cut:]})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """ISBI 2012 the way Ronneberger et al. 2015 trained it.
 
-    python recipes/isbi2012_paper.py --out runs/paper --steps 2000
+    python -m recipes.isbi2012_paper --out runs/paper --steps 2000
 
 The unpadded U-Net (572x572 input tiles, 388x388 output, 2-class softmax),
 pixel-wise cross-entropy weighted by the border weight map (w0 = 10,
@@ -14,22 +14,15 @@ validation slices. Slices 0..19 train, 20..24 validate. The paper trained
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from . import _cli
 
 
 def parse(argv=None):
     # The paper gives momentum 0.99 but no learning rate; 0.01 stalled here (the loss stayed
     # at 1.09 for 100 steps), 0.001 trains.
-    parser = common.base_parser(__doc__, steps=2000, checkpoint_every=100, lr=1e-3,
+    parser = _cli.base_parser(__doc__, steps=2000, checkpoint_every=100, lr=1e-3,
                                 batch_size=1, patch=None)
-    parser.add_argument("--data", type=Path, default=common.DEFAULT_ISBI)
-    parser.add_argument("--train-slices", type=common.slice_range, default="0-19")
-    parser.add_argument("--val-slices", type=common.slice_range, default="20-24")
+    _cli.add_isbi2012_arguments(parser)
     parser.add_argument("--input-size", type=int, default=572,
                         help="input tile side, 188 + 16k (572 -> 388 output)")
     parser.add_argument("--filters", type=int, default=64, help="64 in the paper")
@@ -40,8 +33,7 @@ def parse(argv=None):
 
 def main(argv=None):
     args = parse(argv)
-    started = time.time()
-    scope = common.setup(args)
+    scope = _cli.setup(args)
     import keras
 
     import zoo
@@ -71,7 +63,7 @@ def main(argv=None):
     validation = SegmentationValidation(val.images, val.membranes, args.out,
                                         isbi_labels=val.labels, channel=1,
                                         every=args.val_every or epochs)
-    return common.train_and_score(args, scope, build, dataset, validation, started)
+    return _cli.train(args, scope, build, dataset, validation)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,25 @@ def test_folder_loader(tmp_path):
     assert all(set(np.unique(m)) <= {0, 1} for m in masks)
     with pytest.raises(FileNotFoundError, match="have no mask"):
         load_folder(tmp_path / "img", tmp_path / "msk")
+
+
+def test_isbi_context_stacks_neighbours_within_the_loaded_slices(tmp_path):
+    import numpy as np
+    import pytest
+    from fixtures import isbi_png_layout
+
+    from zoo.data import load_isbi2012, with_context
+
+    isbi_png_layout(tmp_path, n=6, size=32)
+    plain = load_isbi2012(tmp_path, slices=range(0, 4))
+    train = load_isbi2012(tmp_path, slices=range(0, 4), context=1)
+    assert train.images.shape == (4, 32, 32, 3) and train.membranes.shape == (4, 32, 32)
+    np.testing.assert_array_equal(train.images[..., 1], plain.images[..., 0])
+    # the last training slice mirrors its lower neighbour instead of reading slice 4
+    np.testing.assert_array_equal(train.images[3, ..., 2], plain.images[2, ..., 0])
+    np.testing.assert_array_equal(train.images[0, ..., 0], plain.images[1, ..., 0])
+    val = load_isbi2012(tmp_path, slices=range(4, 6), context=1)
+    np.testing.assert_array_equal(val.images[0, ..., 0], val.images[0, ..., 2])
+    with pytest.raises(ValueError, match="consecutive"):
+        load_isbi2012(tmp_path, slices=[0, 2, 4], context=1)
+    assert with_context(np.zeros((5, 8, 8)), 2).shape == (5, 8, 8, 5)

@@ -76,3 +76,17 @@ def test_errors(same_model):
     fixed = zoo.unet((64, 64, 1), 1, depth=2, filters=2)
     with pytest.raises(ValueError, match="takes 64x64 inputs"):
         zoo.predict_tiled(fixed, np.zeros((100, 100)), tile_size=32)
+
+
+def test_context_predicts_a_stack_with_a_25d_model():
+    import numpy as np
+
+    import zoo
+
+    model = zoo.unet((None, None, 3), 1, depth=2, filters=4)
+    stack = np.random.default_rng(0).random((3, 32, 32)).astype("float32")
+    out = zoo.predict_tiled(model, stack, tile_size=32, context=1, verbose=False)
+    assert out.shape == (3, 32, 32, 1)
+    stacked = zoo.data.with_context(stack, 1)  # (3, 32, 32, 3)
+    direct = zoo.predict_tiled(model, stacked, tile_size=32, verbose=False)
+    np.testing.assert_allclose(out, direct, atol=1e-6)

@@ -15,10 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "4", "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]
 
 
+def command(recipe, *args):
+    return [sys.executable, "-m", f"recipes.{recipe}", *args]
+
+
 def run(recipe, *args, env=None, **kwargs):
-    return subprocess.run([sys.executable, str(ROOT / "recipes" / f"{recipe}.py"), *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=600, **kwargs)
+    return subprocess.run(command(recipe, *args), cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def _ok(result):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
 
-@pytest.mark.parametrize("recipe", ["isbi2012_modern", "isbi2012_paper", "ctc"])
+@pytest.mark.parametrize("recipe", ["isbi2012", "isbi2012_paper", "ctc"])
 def test_help(recipe):
     result = run(recipe, "--help")
     _ok(result)
@@ -44,12 +47,39 @@ def test_modern_recipe_writes_metrics_and_model(isbi, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--out",
             str(out), "--filters", "4", "--patch", "32", *TINY]
-    _ok(run("isbi2012_modern", *args))
+    _ok(run("isbi2012", *args))
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"v_rand", "v_info", "pixel_error", "iou", "dice"} <= set(metrics)
     assert metrics["steps"] == 4 and (out / "model.keras").is_file()
-    result = run("isbi2012_modern", *args)  # never overwrites a finished run
-    assert result.returncode != 0 and "pass --resume" in result.stderr
+    result = run("isbi2012", *args)  # never overwrites a finished run
+    assert result.returncode != 0 and "(--resume) to continue" in result.stderr
+
+
+@pytest.mark.parametrize("recipe", ["quick", "best"])
+def test_presets_are_documented_and_flags_override_them(recipe):
+    from recipes import isbi2012
+
+    args = isbi2012.parse(["--recipe", recipe, "--out", "x", "--filters", "4"])
+    assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
+    assert f"{recipe}: " in isbi2012.DOC
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["quick", "best"])
+def test_each_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
+    tiny = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--filters", "4",
+            "--patch", "32", "--steps", "2", "--checkpoint-every", "2", "--batch-size", "2",
+            "--verbose", "0", "--context", "1", "--ema", "0.9"]
+    _ok(run("isbi2012", "--recipe", recipe, "--out", str(tmp_path / "run"), *tiny))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["recipe"] == recipe and metrics["steps"] == 2
+    assert {"v_rand", "post_v_rand", "post_v_info"} <= set(metrics)
+    # --final: every labelled slice trains (here 0..3 of the 4), nothing is scored
+    _ok(run("isbi2012", "--recipe", recipe, "--final", "--out", str(tmp_path / "final"),
+            *tiny, "--train-slices", "0-2", "--val-slices", "3"))
+    final = json.loads((tmp_path / "final" / "metrics.json").read_text())
+    assert final["final"] and "v_rand" not in final
+    assert (tmp_path / "final" / "model.keras").is_file()
 
 
 @pytest.mark.slow
@@ -58,8 +88,8 @@ def test_kill_and_resume(isbi, tmp_path):
     args = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--out",
             str(out), "--filters", "4", "--patch", "32", "--steps", "40",
             "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]
-    process = subprocess.Popen([sys.executable, str(ROOT / "recipes" / "isbi2012_modern.py"),
-                                *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command("isbi2012", *args), cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:
         state = out / "state.json"
@@ -70,7 +100,7 @@ def test_kill_and_resume(isbi, tmp_path):
     process.wait()
     killed_at = json.loads((out / "state.json").read_text())["step"]
     assert 4 <= killed_at < 40 and not (out / "metrics.json").exists()
-    _ok(run("isbi2012_modern", *args, "--resume"))
+    _ok(run("isbi2012", *args, "--resume"))
     state = json.loads((out / "state.json").read_text())
     assert state["step"] == 40
     assert [h["epoch"] for h in state["history"]] == list(range(1, 21))  # nothing lost
@@ -101,7 +131,7 @@ def test_data_parallel_on_two_virtual_jax_devices(isbi, tmp_path):
     pytest.importorskip("jax")
     out = tmp_path / "dp"
     env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    result = run("isbi2012_modern", "--data", str(isbi), "--train-slices", "0-2",
+    result = run("isbi2012", "--data", str(isbi), "--train-slices", "0-2",
                  "--val-slices", "3", "--out", str(out), "--filters", "4", "--patch", "32",
                  "--distribute", *TINY, env=env)
     _ok(result)

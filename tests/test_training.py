@@ -1,4 +1,4 @@
-"""model.fit on synthetic cells lowers the loss."""
+"""model.fit on synthetic cells lowers the loss; `zoo.training.train` owns its run directory."""
 
 import keras
 
@@ -14,3 +14,86 @@ def test_a_few_steps_lower_the_loss():
     model.fit(images, masks[..., None], batch_size=4, epochs=15, verbose=0)
     after = model.evaluate(images, masks[..., None], verbose=0)
     assert after < 0.8 * before
+
+
+def _tiny_run(tmp_path, **kwargs):
+    from zoo.data import SegmentationDataset
+    from zoo.training import SegmentationValidation, train
+
+    images, masks, labels = synthetic_cells(3, 32, seed=2)
+    dataset = SegmentationDataset(images[:2], 1 - masks[:2], patch_size=16, batch_size=2,
+                                  steps=2, workers=1)
+
+    def build():
+        model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+        model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+        return model
+
+    validation = SegmentationValidation(images[2:], 1 - masks[2:], tmp_path,
+                                        isbi_labels=(masks[2:] * 255).astype("uint8"),
+                                        tile_kwargs={"tile_size": 32}, verbose=False)
+    return train(build, dataset, tmp_path, validation=validation, verbose=0, **kwargs)
+
+
+def test_train_owns_its_run_directory_and_resumes(tmp_path):
+    import json
+
+    import pytest
+
+    record = _tiny_run(tmp_path, steps=4)
+    files = {p.name for p in tmp_path.iterdir()}
+    assert {"checkpoint.keras", "state.json", "best.keras", "model.keras",
+            "metrics.json"} <= files
+    assert record["steps"] == 4 and len(record["history"]) == 2
+    assert {"v_rand", "v_info", "pixel_error", "iou", "dice", "best_step"} <= set(record)
+    assert record["train_s"] <= record["wall_s"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 4
+    with pytest.raises(FileExistsError, match="resume"):
+        _tiny_run(tmp_path, steps=4)  # an earlier run is never overwritten
+    record = _tiny_run(tmp_path, steps=8, resume=True)
+    assert record["steps"] == 8
+    assert [p["step"] for p in record["history"]] == [2, 4, 6, 8]  # history kept
+
+
+def test_train_budget_stops_mid_pass_and_validates(tmp_path):
+    record = _tiny_run(tmp_path / "run", steps=100, budget_s=1e-6, resume=True)
+    assert record["steps"] == 1 and len(record["history"]) == 1
+    assert "val_v_rand" in record["history"][0]
+    again = _tiny_run(tmp_path / "run", steps=100, budget_s=1e-6, resume=True)
+    assert again["steps"] == 1  # budget spent: a resumed run does not train further
+
+
+def test_train_refuses_files_without_checkpoint(tmp_path):
+    import pytest
+
+    (tmp_path / "model.keras").write_text("a user's model")
+    with pytest.raises(FileExistsError, match="no checkpoint.keras"):
+        _tiny_run(tmp_path, steps=2, resume=True)
+    assert (tmp_path / "model.keras").read_text() == "a user's model"
+
+
+def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
+    import numpy as np
+
+    from zoo.data import SegmentationDataset
+    from zoo.training import train
+
+    images, masks, _ = synthetic_cells(2, 32, seed=3)
+    dataset = SegmentationDataset(images, masks, patch_size=16, batch_size=2, steps=2,
+                                  workers=1)
+
+    def build():
+        model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+        model.compile(keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9),
+                      "binary_crossentropy")
+        return model
+
+    train(build, dataset, tmp_path, steps=4, verbose=0)
+    checkpoint = keras.saving.load_model(tmp_path / "checkpoint.keras")
+    final = keras.saving.load_model(tmp_path / "model.keras")
+    raw = [w.numpy() for w in checkpoint.trainable_weights]
+    kept = [w.numpy() for w in final.trainable_weights]
+    # model.keras holds the EMA weights, the checkpoint the training weights
+    assert not all(np.allclose(a, b) for a, b in zip(raw, kept, strict=True))
+    record = train(build, dataset, tmp_path, steps=6, resume=True, verbose=0)
+    assert record["steps"] == 6

@@ -6,7 +6,7 @@ Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`,
 :func:`unet_input_size`.
 """
 
-from . import data, evaluation, losses, metrics, training
+from . import data, evaluation, losses, metrics, postprocess, training
 from .encoders import get_encoder, list_encoders, unfreeze_encoder
 from .flops import count_flops
 from .geometry import unet_input_size, unet_output_size
@@ -32,7 +32,7 @@ def list_models() -> list[str]:
 
 __all__ = [
     "build", "count_flops", "data", "evaluation", "get_encoder", "list_encoders",
-    "list_models", "losses", "metrics", "predict_tiled", "prune", "training", "unet",
+    "list_models", "losses", "metrics", "postprocess", "predict_tiled", "prune", "training", "unet",
     "unet_3plus", "unet_plus_plus",
     "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
 ]

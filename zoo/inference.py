@@ -22,7 +22,7 @@ TTA["d4"] = TTA["flips"] + [(lambda x, f=f: np.swapaxes(f(x), 1, 2),
 def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
                   overlap: int | None = None, pad_mode: str = "reflect",
                   blend: str = "gaussian", tta: str | None = None, batch_size: int = 4,
-                  verbose: bool | None = None) -> np.ndarray:
+                  context: int = 0, verbose: bool | None = None) -> np.ndarray:
     """Predict an image of any size (or a stack) tile by tile, in bounded memory.
 
     Args:
@@ -44,6 +44,10 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
         tta: None, ``"flips"`` (4 flips) or ``"d4"`` (8 flips and rotations;
             square tiles) test-time augmentation, averaged.
         batch_size: tiles per ``predict_on_batch`` call.
+        context: for a stack of serial sections (N, H, W[, C]) and a model
+            trained on 2.5D input (``load_isbi2012(context=k)``): each section
+            gets its ``context`` neighbours per side as channels, mirrored at
+            the stack's ends (``zoo.data.with_context``).
 
     Valid-padding models (output smaller than input, e.g. 572 -> 388) use the
     paper's overlap-tile strategy: the image is mirror-padded by the margin
@@ -58,7 +62,15 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
     if blend not in ("gaussian", "constant"):
         raise ValueError(f"blend must be 'gaussian' or 'constant', got {blend!r}")
     channels = model.input_shape[-1]
-    stack, single = _as_stack(np.asarray(image, dtype=np.float32), channels)
+    image = np.asarray(image, dtype=np.float32)
+    if context:
+        from .data.context import with_context
+
+        if image.ndim not in (3, 4):
+            raise ValueError(f"context={context} needs a stack of sections (N, H, W[, C]), "
+                             f"got shape {image.shape}")
+        image = with_context(image, context)
+    stack, single = _as_stack(image, channels)
     progress = keras.utils.Progbar(len(stack)) if (
         verbose or (verbose is None and len(stack) > 1)) else None
     results = []

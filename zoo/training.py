@@ -1,4 +1,14 @@
-"""Resumable training: atomic checkpoints, validation by ISBI scores, best-model keeping."""
+"""Training: one entry point, :func:`train`, that owns a run directory and its resume.
+
+A run directory holds, and only ``train`` writes:
+
+- ``checkpoint.keras`` + ``state.json``: the compiled model (weights and optimizer
+  state) and the progress after the last checkpoint, each written by
+  write-then-rename, so an interruption leaves the last complete pair;
+- ``best.keras``: the model with the best validation score so far;
+- ``model.keras``: the final model (the best by validation, else the last);
+- ``metrics.json``: the run's record (scores, steps, times, history).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,9 @@ from .evaluation import dice_score, iou_score, isbi_scores
 from .inference import predict_tiled
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
+STAGED = ".checkpoint.staged.keras"
+MODEL, METRICS = "model.keras", "metrics.json"
+RUN_FILES = (CHECKPOINT, STATE, BEST, MODEL, METRICS)
 
 
 def write_json_atomic(path, data) -> None:
@@ -36,50 +49,93 @@ def read_state(run_dir) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """At every epoch end, save the compiled model (weights and optimizer state)
-    to ``run_dir/checkpoint.keras`` and the progress to ``run_dir/state.json``,
-    each by write-then-rename, so an interruption leaves the last complete pair."""
+def new_state() -> dict:
+    return {"epoch": 0, "step": 0, "train_s": 0.0, "wall_s": 0.0, "history": []}
 
-    def __init__(self, run_dir, steps_per_epoch: int, extra_state=None):
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Progress and checkpoints of a run; place it after the validation callback.
+
+    Counts steps and training seconds (validation and checkpointing excluded),
+    stops training once ``budget_s`` training seconds are spent (after the
+    current batch), and at every epoch end appends a history point (step,
+    cumulative ``train_s`` and ``wall_s``, the epoch's logs, validation scores
+    included) and saves ``checkpoint.keras`` then ``state.json`` atomically.
+    """
+
+    def __init__(self, run_dir, *, state=None, validation=None, budget_s=None):
         super().__init__()
-        self.run_dir, self.steps_per_epoch = Path(run_dir), steps_per_epoch
-        self.state = {"epoch": 0, "step": 0, "history": [], **(extra_state or {})}
+        self.run_dir, self.validation, self.budget_s = Path(run_dir), validation, budget_s
+        self.state = state if state is not None else new_state()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.time()
+        self.begin = self.last_batch = time.perf_counter()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_batch = time.perf_counter()
+        self.batches += 1
+        spent = self.state["train_s"] + self.last_batch - self.begin
+        if self.budget_s is not None and spent >= self.budget_s:
+            self.model.stop_training = True  # Keras still ends the epoch (validation, here)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.state["epoch"] = epoch + 1
-        self.state["step"] = (epoch + 1) * self.steps_per_epoch
-        self.state["history"].append({"epoch": epoch + 1, "time": time.time(),
-                                      "seconds": time.time() - self.started,
-                                      **{k: float(v) for k, v in (logs or {}).items()}})
-        save_model_atomic(self.model, self.run_dir / CHECKPOINT)
-        write_json_atomic(self.run_dir / STATE, self.state)
+        state = self.state
+        state["epoch"] = epoch + 1
+        state["step"] += self.batches
+        state["train_s"] += self.last_batch - self.begin
+        state["wall_s"] += time.perf_counter() - self.begin
+        if self.validation is not None:
+            state["best_score"] = float(self.validation.best)
+        state["history"].append({
+            "epoch": epoch + 1, "step": state["step"], "train_s": state["train_s"],
+            "wall_s": state["wall_s"], "time": time.time(),
+            **{k: float(v) for k, v in (logs or {}).items()}})
+        staged = self.run_dir / STAGED
+        if staged.is_file():  # saved by SaveTrainingWeights before any weight swap
+            os.replace(staged, self.run_dir / CHECKPOINT)
+        else:
+            save_model_atomic(self.model, self.run_dir / CHECKPOINT)
+        write_json_atomic(self.run_dir / STATE, state)
+
+
+class SaveTrainingWeights(keras.callbacks.Callback):
+    """Stage the checkpoint at epoch end before any callback swaps weights (EMA),
+    so the checkpoint holds the training weights; :class:`AtomicCheckpoint` puts it
+    in place together with the state."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save(self.run_dir / STAGED)
 
 
 class SegmentationValidation(keras.callbacks.Callback):
     """Every ``every`` epochs: overlap-tile prediction of the validation images,
     scores into the logs (``val_v_rand``, ``val_v_info``, ``val_pixel_error`` with
-    ISBI labels; ``val_iou``, ``val_dice`` always), and the best model by
-    ``monitor`` saved to ``run_dir/best.keras``."""
+    ISBI labels, and ``val_post_*`` of the map after ``postprocess``, e.g.
+    ``zoo.postprocess.watershed_boundaries``; ``val_iou``, ``val_dice`` always),
+    and the best model by ``monitor`` saved to ``run_dir/best.keras``."""
 
     def __init__(self, images, masks, run_dir, *, isbi_labels=None, every: int = 1,
                  monitor: str = "val_v_rand", channel: int = -1, tile_kwargs=None,
-                 best_score: float = -np.inf):
+                 postprocess=None, best_score: float = -np.inf, verbose: bool = True):
         super().__init__()
         self.images, self.masks, self.isbi_labels = images, masks, isbi_labels
         self.run_dir, self.every, self.monitor = Path(run_dir), every, monitor
         self.channel, self.tile_kwargs = channel, tile_kwargs or {}
-        self.best = best_score
+        self.postprocess, self.best, self.verbose = postprocess, best_score, verbose
 
-    def scores(self, model) -> dict:
-        probs = predict_tiled(model, self.images, verbose=False, **self.tile_kwargs)
-        return score_predictions(probs[..., self.channel], self.masks, self.isbi_labels)
+    def scores(self, model, **tile_kwargs) -> dict:
+        probs = predict_tiled(model, self.images, verbose=False,
+                              **{**self.tile_kwargs, **tile_kwargs})
+        return score_predictions(probs[..., self.channel], self.masks, self.isbi_labels,
+                                 self.postprocess)
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every and not self.model.stop_training:
             return
         scores = {f"val_{k}": v for k, v in self.scores(self.model).items()}
         if logs is not None:
@@ -87,63 +143,127 @@ class SegmentationValidation(keras.callbacks.Callback):
         if scores[self.monitor] > self.best:
             self.best = scores[self.monitor]
             save_model_atomic(self.model, self.run_dir / BEST)
-        print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
+        if self.verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
 
 
-def score_predictions(probs, masks, isbi_labels=None) -> dict:
+def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
     """IoU and Dice of ``probs > 0.5`` vs binary ``masks``; with ISBI labels (0/255)
-    also V_rand, V_info, Rand and pixel error of ``probs`` as membrane maps."""
+    also V_rand, V_info, Rand and pixel error of ``probs`` as membrane maps, and
+    with ``postprocess`` (a function of the maps) the same four after it, as
+    ``post_v_rand``, ``post_v_info``, ..."""
     scores = {"iou": iou_score(masks, probs), "dice": dice_score(masks, probs)}
     if isbi_labels is not None:
+        keys = ("v_rand", "v_info", "rand_error", "pixel_error")
         isbi = isbi_scores(isbi_labels, probs)
-        scores.update({k: isbi[k] for k in ("v_rand", "v_info", "rand_error", "pixel_error")})
+        scores.update({k: isbi[k] for k in keys})
+        if postprocess is not None:
+            post = isbi_scores(isbi_labels, postprocess(np.asarray(probs, np.float32)))
+            scores.update({f"post_{k}": post[k] for k in keys})
     return scores
 
 
-def fit_resumable(build, dataset, run_dir, *, epochs: int, resume: bool = False,
-                  callbacks=(), verbose="auto"):
-    """Train ``build()``'s compiled model for ``epochs`` passes over ``dataset``.
+def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,
+          budget_s: float | None = None, tta: str | None = None, callbacks=(),
+          verbose="auto", info: dict | None = None) -> dict:
+    """Train ``build()``'s compiled model in ``run_dir`` and return the run's record.
 
-    ``dataset``: a ``SegmentationDataset`` (or any PyDataset with an ``epoch``
-    attribute); a checkpoint is written after every pass (``len(dataset)``
-    steps), so the checkpoint interval is set by the dataset's ``steps``. With
-    ``resume`` and a checkpoint in ``run_dir``, the model, optimizer state and
-    data position are restored and training continues after the last
-    checkpoint; without ``resume`` an existing run is never overwritten.
-    Returns (model, state).
+    Args:
+        build: a function returning a compiled ``keras.Model`` (called only when
+            the run starts afresh; a resumed run loads its checkpoint).
+        dataset: a ``SegmentationDataset`` (or any ``PyDataset`` with an ``epoch``
+            attribute); one pass (``len(dataset)`` steps) is the interval between
+            checkpoints and validations.
+        run_dir: the run directory (see the module docstring for its files).
+        steps: training steps in total (rounded up to whole passes).
+        validation: a :class:`SegmentationValidation` writing into ``run_dir``,
+            or ``None`` (the final model is then the last one).
+        resume: continue the run in ``run_dir`` after its last checkpoint (model,
+            optimizer state, data position, history, best score); a run dir
+            with nothing to resume starts afresh. Without ``resume`` an earlier
+            run is never overwritten (``FileExistsError``).
+        budget_s: stop once this many seconds of training (validation and
+            checkpoints excluded) are spent, mid-pass if need be.
+        tta: also score the final model with test-time augmentation
+            (``"flips"`` or ``"d4"``, see ``predict_tiled``) under ``record["tta"]``.
+        callbacks: more Keras callbacks (they run before the checkpoint).
+
+    An optimizer with ``use_ema=True`` trains as usual; validation, ``best.keras``
+    and ``model.keras`` use its moving-average weights, and the checkpoint
+    keeps the training weights (so a resumed run continues exactly); without
+    validation, a run cut short by ``budget_s`` ends with the training weights.
+        info: extra entries for the record (e.g. the command's arguments).
+
+    Returns:
+        The record written to ``metrics.json``: the best validation scores
+        (``v_rand``, ``v_info``, ``pixel_error``, ``iou``, ``dice``, ...) and
+        ``best_step``, ``steps``, ``train_s`` (training clock), ``wall_s``
+        (validation and checkpoints included), ``backend``, ``precision`` and
+        ``history`` (one point per checkpoint: step, times, logs, scores).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = read_state(run_dir) if resume else None
-    if state and (run_dir / CHECKPOINT).is_file():
+    earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
+    state = read_state(run_dir) if resume and (run_dir / CHECKPOINT).is_file() else None
+    state = {**new_state(), **state} if state is not None else None
+    listed = ", ".join(earlier)
+    if state is None and earlier and not resume:
+        raise FileExistsError(f"{run_dir} holds an earlier run ({listed}); pass resume=True "
+                              "(--resume) to continue it or choose another output directory")
+    if state is None and set(earlier) - {BEST}:
+        raise FileExistsError(f"{run_dir} holds files of a run ({listed}) but no {CHECKPOINT} "
+                              "to resume from; choose another output directory")
+    if state is not None:
         model = keras.saving.load_model(run_dir / CHECKPOINT)
-        print(f"resuming after step {state['step']} ({run_dir / CHECKPOINT})", flush=True)
+        if verbose:
+            print(f"resuming after step {state['step']} ({run_dir / CHECKPOINT})", flush=True)
+        if validation is not None:
+            validation.best = state.get("best_score", validation.best)
     else:
-        if not resume and (run_dir / STATE).is_file():
-            raise FileExistsError(f"{run_dir} holds an earlier run; pass --resume to continue "
-                                  "it or choose another output directory")
-        model, state = build(), None
-    checkpoint = AtomicCheckpoint(run_dir, len(dataset), extra_state={"epochs": epochs})
-    initial_epoch = 0
-    if state:
-        checkpoint.state.update(state)
-        initial_epoch = state["epoch"]
-        for callback in callbacks:
-            if isinstance(callback, SegmentationValidation):
-                callback.best = state.get("best_score", callback.best)
-    dataset.epoch = initial_epoch
-    if initial_epoch < epochs:
-        model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
-                  callbacks=[*callbacks, _BestScoreToState(checkpoint, callbacks), checkpoint])
-    return model, checkpoint.state
+        (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
+        model, state = build(), new_state()
+    (run_dir / STAGED).unlink(missing_ok=True)  # a checkpoint cut while being staged
+    checkpoint = AtomicCheckpoint(run_dir, state=state, validation=validation,
+                                  budget_s=budget_s)
+    epochs = -(-steps // len(dataset))
+    spent = budget_s is not None and state["train_s"] >= budget_s
+    if state["epoch"] < epochs and state["step"] < steps and not spent:
+        dataset.epoch = state["epoch"]
+        first = [SaveTrainingWeights(run_dir)]
+        if getattr(model.optimizer, "use_ema", False):  # validate and keep the EMA weights
+            first.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        if validation is not None:
+            first.append(validation)
+        model.fit(dataset, epochs=epochs, initial_epoch=state["epoch"], verbose=verbose,
+                  callbacks=[*first, *callbacks, checkpoint])
+    return _finish(model, run_dir, checkpoint.state, validation, tta, info, verbose)
 
 
-class _BestScoreToState(keras.callbacks.Callback):
-    def __init__(self, checkpoint, callbacks):
-        super().__init__()
-        self.checkpoint = checkpoint
-        self.validation = [c for c in callbacks if isinstance(c, SegmentationValidation)]
-
-    def on_epoch_end(self, epoch, logs=None):
-        for validation in self.validation:
-            self.checkpoint.state["best_score"] = float(validation.best)
+def _finish(model, run_dir, state, validation, tta, info, verbose) -> dict:
+    """Keep the final model (best by validation, else last) and write the record."""
+    best = run_dir / BEST
+    if best.is_file():
+        model = keras.saving.load_model(best)
+    record = {"steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"]}
+    if validation is not None:
+        scored = [p for p in state["history"] if validation.monitor in p]
+        if scored:
+            point = max(scored, key=lambda p: p[validation.monitor])
+            record["best_step"] = point["step"]
+            record.update({k[4:]: v for k, v in point.items() if k.startswith("val_")})
+        else:  # no validation pass yet: score the last model
+            record.update(validation.scores(model))
+            record["best_step"] = state["step"]
+        if tta:
+            record["tta"] = {"mode": tta, **validation.scores(model, tta=tta)}
+    save_model_atomic(model, run_dir / MODEL)
+    record.update({"backend": keras.backend.backend(),
+                   "precision": keras.mixed_precision.global_policy().name,
+                   **(info or {}), "history": state["history"]})
+    write_json_atomic(run_dir / METRICS, record)
+    scores = [f"{k} {record[k]:.4f}" for k in ("v_rand", "v_info", "pixel_error",
+                                                "post_v_rand", "post_v_info", "iou", "dice")
+              if k in record]
+    if verbose and scores:
+        print("final " + "  ".join(scores), flush=True)
+    return record

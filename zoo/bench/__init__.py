@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..data import isbi2012
 from . import machine, matrix, report
 
 
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="batch of the speed cells")
     parser.add_argument("--steps", type=int, help="timed steps per speed cell")
     parser.add_argument("--train-seconds", type=float, help="training budget per train cell")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/isbi2012"),
+    parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT,
                         help="ISBI 2012 folder; synthetic cells are used when it is absent")
     parser.add_argument("--retry-errors", action="store_true", help="rerun failed cells")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")

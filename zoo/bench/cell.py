@@ -32,11 +32,12 @@ def load_data(spec: dict) -> BenchData:
     """ISBI 2012 (train slices 0..19, validation 20..24) when ``spec["data"]`` holds it,
     else the package's synthetic cells (membranes as the target, like ISBI)."""
     from ..data import load_isbi2012, synthetic_cells
+    from ..data.isbi2012 import TRAIN_SLICES, VAL_SLICES
 
     root = spec.get("data")
     if root and Path(root).is_dir():
-        train = load_isbi2012(root, slices=range(*spec.get("train_slices", (0, 20))))
-        val = load_isbi2012(root, slices=range(*spec.get("val_slices", (20, 25))))
+        train = load_isbi2012(root, slices=TRAIN_SLICES)
+        val = load_isbi2012(root, slices=VAL_SLICES)
         return BenchData(list(train.images), list(train.membranes), val.images,
                          val.membranes, val.labels, f"isbi2012 {Path(root).resolve()}")
     side = max(128, 2 * spec["size"])

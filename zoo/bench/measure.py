@@ -98,7 +98,7 @@ def fit_loop(model, images, masks, *, batch: int, steps: int, workers: int = 2,
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as run_dir:
         model.fit(dataset, epochs=2, verbose=0,
-                  callbacks=[timer, AtomicCheckpoint(run_dir, steps)])
+                  callbacks=[timer, AtomicCheckpoint(run_dir)])
     result = summary(timer.intervals, batch)
     result["epoch_img_per_s"] = batch * steps / timer.epoch_seconds
     return result

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .context import with_context
 from .io import list_images, read_image, read_stack, to_unit_float, with_channel
 
-DEFAULT_ROOT = Path("../shared/data/isbi2012")
+DEFAULT_ROOT = Path("../shared/data/isbi2012")  # relative to the repository root
+TRAIN_SLICES, VAL_SLICES = range(0, 20), range(20, 25)  # the split every recipe and bench uses
 
 
 @dataclass
@@ -31,12 +33,18 @@ class ISBI2012:
     slices: list[int]
 
 
-def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None) -> ISBI2012:
+def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None,
+                  context: int = 0) -> ISBI2012:
     """Load ``split`` ("train": labelled slices, "test": unlabelled) from ``root``.
 
     ``slices``: indices to keep (e.g. ``range(20)`` to train on 0..19 and
     ``range(20, 25)`` to validate on 20..24; split by slice, never by crops
     of one slice, since neighbouring slices are 50 nm apart).
+    ``context``: 2.5D input, each slice with its ``context`` neighbours on
+    either side as channels (images (N, 512, 512, 2 * context + 1); see
+    ``zoo.data.with_context``). Neighbours come only from the slices loaded,
+    mirrored at their ends, so a training stack never holds a validation
+    slice; the slices must therefore be consecutive.
     """
     root = Path(root)
     if split not in ("train", "test"):
@@ -57,6 +65,11 @@ def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None) -> ISBI2
         raise ValueError(f"slice {max(index)} requested but {root} has {len(images)} {split} "
                          "slices")
     images = with_channel(to_unit_float(images[index]))
+    if context:
+        if np.any(np.diff(index) != 1):
+            raise ValueError(f"context={context} stacks adjacent sections, so the slices must "
+                             f"be consecutive and ascending; got {index}")
+        images = with_context(images, context)
     if labels is None:
         return ISBI2012(images, None, None, index)
     labels = labels[index]

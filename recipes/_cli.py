@@ -1,14 +1,13 @@
-"""Command-line plumbing shared by the recipes: arguments, precision, distribution, results."""
+"""Command-line plumbing shared by the recipes: arguments, precision, distribution.
+
+Training itself, its run directory and its record belong to ``zoo.training.train``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ISBI = ROOT / ".." / "shared" / "data" / "isbi2012"
 
 
 def slice_range(text: str) -> list[int]:
@@ -19,6 +18,20 @@ def slice_range(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
+def add_isbi2012_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --train-slices and --val-slices with the library's defaults."""
+    from zoo.data import isbi2012
+
+    def span(r):
+        return f"{r.start}-{r.stop - 1}"
+
+    parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT,
+                        help="ISBI 2012 folder (PNG or TIFF layout)")
+    parser.add_argument("--train-slices", type=slice_range,
+                        default=span(isbi2012.TRAIN_SLICES))
+    parser.add_argument("--val-slices", type=slice_range, default=span(isbi2012.VAL_SLICES))
+
+
 def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: float,
                 batch_size: int, patch: int | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,
@@ -26,6 +39,8 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
     parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, "
                         "state.json, best.keras, model.keras, metrics.json)")
     parser.add_argument("--steps", type=int, default=steps, help="training steps in total")
+    parser.add_argument("--train-minutes", type=float,
+                        help="also stop after this much training time (validation excluded)")
     parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every,
                         help="steps between atomic checkpoints (and validations)")
     parser.add_argument("--val-every", type=int, default=1,
@@ -74,37 +89,16 @@ def setup(args):
     raise SystemExit(f"--distribute supports the JAX and TensorFlow backends, not {backend}")
 
 
-def train_and_score(args, scope, build, dataset, validation, started: float,
-                    extra=None) -> dict:
-    """Resumable training in the distribution scope, then :func:`finish`."""
-    from zoo.training import fit_resumable
+def train(args, scope, build, dataset, validation=None, info=None) -> dict:
+    """``zoo.training.train`` in the distribution scope with the parsed arguments."""
+    from zoo import training
 
-    epochs = max(1, -(-args.steps // args.checkpoint_every))
-    with scope:
-        model, state = fit_resumable(build, dataset, args.out, epochs=epochs,
-                                     resume=args.resume, callbacks=[validation],
-                                     verbose=args.verbose)
-        return finish(args, model, validation, state, started, extra)
-
-
-def finish(args, model, validation, state, started: float, extra=None) -> dict:
-    """Score the best model (by validation V_rand, else the last) and write the results."""
-    import keras
-
-    from zoo.training import BEST, save_model_atomic, write_json_atomic
-
-    best_path = args.out / BEST
-    if best_path.is_file():
-        model = keras.saving.load_model(best_path)
-    if args.tta:
-        validation.tile_kwargs = {**validation.tile_kwargs, "tta": args.tta}
-    scores = validation.scores(model)
-    save_model_atomic(model, args.out / "model.keras")
-    seconds = sum(h.get("seconds", 0.0) for h in state.get("history", []))
-    record = {**scores, "steps": state.get("step"), "train_time_s": round(seconds, 1),
-              "wall_time_s": round(time.time() - started, 1),
-        "backend": keras.backend.backend(), "precision": args.precision,
-        "args": {k: str(v) for k, v in vars(args).items()}, **(extra or {})}
-    write_json_atomic(args.out / "metrics.json", record)
-    print("final " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
-    return record
+    budget = args.train_minutes * 60 if args.train_minutes else None
+    info = {"args": {k: str(v) for k, v in vars(args).items()}, **(info or {})}
+    try:
+        with scope:
+            return training.train(build, dataset, args.out, steps=args.steps,
+                                  validation=validation, resume=args.resume, budget_s=budget,
+                                  tta=args.tta, verbose=args.verbose, info=info)
+    except FileExistsError as error:
+        raise SystemExit(f"error: {error}") from None

@@ -1,0 +1,111 @@
+"""V_rand / V_info of trained models with and without post-processing and TTA.
+
+    python -m benchmarks.postprocess MODEL.keras [MODEL.keras ...] [--tta d4]
+        [--out benchmarks/results/postprocess.json]
+
+Each model predicts the ISBI 2012 validation slices 20..24 (overlap-tile, as
+the recipes validate), once plain and once per ``--tta`` mode; each map is
+scored as it is and after ``zoo.postprocess.watershed_boundaries`` over a
+small grid of its parameters. The grid is read on the validation slices only
+(slices 25..29 are held out of this repository and never tuned toward).
+Writes the JSON record and a Markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GRID = {"sigma": [0.0, 1.0], "seed_threshold": [0.1, 0.2, 0.3], "seed_erosion": [2.0, 4.0, 6.0],
+        "min_seed": [20, 100]}
+
+
+def main(argv=None) -> dict:
+    import keras
+
+    import zoo
+    from zoo.bench import machine
+    from zoo.data import isbi2012, load_isbi2012
+    from zoo.evaluation import isbi_scores
+    from zoo.postprocess import watershed_boundaries
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT)
+    parser.add_argument("--tta", nargs="*", default=["d4"], choices=["flips", "d4"])
+    parser.add_argument("--tile", type=int, default=256,
+                        help="tile side for models built for any size")
+    parser.add_argument("--out", type=Path, default=RESULTS / "postprocess.json")
+    args = parser.parse_args(argv)
+
+    val = load_isbi2012(args.data, slices=isbi2012.VAL_SLICES)
+    rows = []
+    for path in args.models:
+        model = keras.saving.load_model(path)
+        context = model.input_shape[-1] // 2
+        tile = model.input_shape[1] or args.tile
+        for tta in [None, *args.tta]:
+            started = time.perf_counter()
+            probs = zoo.predict_tiled(model, val.images,
+                                      tile_size=tile, overlap=tile // 4, tta=tta,
+                                      context=context, verbose=False)[..., -1]
+            predict_s = time.perf_counter() - started
+            raw = isbi_scores(val.labels, probs)
+            rows.append({"model": str(path), "tta": tta, "postprocess": None,
+                         "predict_s": predict_s, **_keep(raw)})
+            for values in itertools.product(*GRID.values()):
+                options = dict(zip(GRID, values, strict=True))
+                started = time.perf_counter()
+                post = watershed_boundaries(probs, **options)
+                rows.append({"model": str(path), "tta": tta, "postprocess": options,
+                             "postprocess_s": time.perf_counter() - started,
+                             **_keep(isbi_scores(val.labels, post))})
+            best = max(r["v_rand"] for r in rows[-len(list(itertools.product(*GRID.values()))):])
+            print(f"{path} tta={tta}: V_rand raw {raw['v_rand']:.4f}, post-processed (best of "
+                  f"grid) {best:.4f}", flush=True)
+    command = argv if argv is not None else sys.argv[1:]
+    record = {"command": "python -m benchmarks.postprocess " + " ".join(map(str, command)),
+              "machine": machine.describe(), "grid": GRID, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    args.out.with_suffix(".md").write_text(_table(rows))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    return record
+
+
+def _keep(scores: dict) -> dict:
+    return {k: float(scores[k]) for k in ("v_rand", "v_info", "pixel_error")}
+
+
+def _table(rows) -> str:
+    """Per model and TTA: the raw map, the default post-processing, the best grid point."""
+    from zoo.postprocess import watershed_boundaries
+
+    defaults = {k: v.default for k, v in inspect.signature(
+        watershed_boundaries).parameters.items() if k in GRID}
+    lines = ["| model | TTA | map | V_rand | V_info | pixel error |", "|" + " --- |" * 6]
+    for (model, tta), group in itertools.groupby(rows, key=lambda r: (r["model"], r["tta"])):
+        group = list(group)
+        raw = group[0]
+        default = next(r for r in group if r["postprocess"] == defaults)
+        best = max(group[1:], key=lambda r: r["v_rand"])
+        for label, r in (("raw", raw), ("watershed, defaults", default),
+                         (f"watershed, best of grid {best['postprocess']}", best)):
+            lines.append(f"| {Path(model).parent.name or model} | {tta or '-'} | {label} | "
+                         f"{r['v_rand']:.4f} | {r['v_info']:.4f} | {r['pixel_error']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

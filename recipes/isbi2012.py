@@ -1,0 +1,146 @@
+"""ISBI 2012 with same-padding models: U-Net / U-Net++ / U-Net 3+, any encoder, Adam.
+
+    python -m recipes.isbi2012 --recipe quick --out runs/quick      # measured presets
+    python -m recipes.isbi2012 --recipe best --out runs/best
+    python -m recipes.isbi2012 --recipe quick --final --out runs/quick_final
+    python -m recipes.isbi2012 --out runs/mine --encoder resnet34 --steps 600
+
+Trains on slices 0..19 and validates on 20..24 of ../shared/data/isbi2012
+(``--data`` for another copy, PNG or TIFF layout); the target is the membrane
+map. Random crops with the paper's augmentation, Adam with cosine
+learning-rate decay, a checkpoint every ``--checkpoint-every`` steps, V_rand
+on the validation slices at each checkpoint (overlap-tile inference), and the
+model with the best validation V_rand kept as ``model.keras``; the scores land
+in ``metrics.json``. ``--final`` trains the same settings on all 25 labelled
+slices, with no validation and no selection (the last model is kept): the
+model to submit once a preset has been chosen on 20..24.
+
+Presets (``--recipe``; any flag given explicitly overrides them):
+{presets}
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import _cli
+
+PRESETS = {
+    "quick": {"model": "unet", "encoder": "plain", "filters": 16, "patch": 256,
+              "batch_size": 4, "lr": 2e-3, "steps": 1200, "checkpoint_every": 100,
+              "train_minutes": 15.0, "postprocess": "watershed"},
+    "best": {"model": "unet", "encoder": "plain", "filters": 32, "patch": 256,
+             "batch_size": 4, "lr": 1e-3, "steps": 3000, "checkpoint_every": 200,
+             "train_minutes": 120.0, "postprocess": "watershed", "tta": "d4"},
+}
+DOC = __doc__.format(presets="\n".join(
+    f"    {name}: " + ", ".join(f"{k}={v}" for k, v in preset.items())
+    for name, preset in PRESETS.items()))
+
+
+def parse(argv=None):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--recipe", choices=[*PRESETS, "custom"], default="custom")
+    recipe = pre.parse_known_args(argv)[0].recipe
+    parser = _cli.base_parser(DOC, steps=600, checkpoint_every=100, lr=1e-3,
+                              batch_size=4, patch=256)
+    parser.add_argument("--recipe", choices=[*PRESETS, "custom"], default="custom",
+                        help="a measured preset (see above) or custom (the flags below)")
+    parser.add_argument("--final", action="store_true",
+                        help="train on the training and validation slices together (all 25 "
+                        "by default), no validation or selection")
+    _cli.add_isbi2012_arguments(parser)
+    parser.add_argument("--model", default="unet",
+                        help="unet, unet_plus_plus or unet_3plus (or an alias)")
+    parser.add_argument("--encoder", default="plain")
+    parser.add_argument("--filters", type=int, default=32, help="plain encoder base width")
+    parser.add_argument("--loss", default="dice_ce", choices=["dice_ce", "wce_dice", "hybrid"],
+                        help="dice_ce: BCE + Dice; wce_dice: cross-entropy weighted by the "
+                        "paper's border weight map (w0 = 10, sigma = 5) + Dice; hybrid: focal "
+                        "+ MS-SSIM + IoU (U-Net 3+)")
+    parser.add_argument("--deep-supervision", action="store_true")
+    parser.add_argument("--rotate", type=float, default=15.0,
+                        help="augmentation: rotation range in degrees (the paper: 180)")
+    parser.add_argument("--elastic-sigma", type=float, default=10.0,
+                        help="augmentation: elastic displacement std in px (the paper: 10)")
+    parser.add_argument("--bn-momentum", type=float, default=0.99,
+                        help="batch-norm moving-average momentum (lower tracks a short run's "
+                        "fast-changing weights more closely at validation)")
+    parser.add_argument("--context", type=int, default=0,
+                        help="2.5D input: neighbouring sections per side as channels")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="keep an exponential moving average of the weights with this "
+                        "momentum (e.g. 0.99) and validate and keep it; 0: off")
+    parser.add_argument("--postprocess", choices=["none", "watershed"], default="none",
+                        help="also score the validation maps after a seeded watershed "
+                        "(zoo.postprocess.watershed_boundaries) and select by that V_rand")
+    parser.set_defaults(**PRESETS.get(recipe, {}))
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    scope = _cli.setup(args)
+    import keras
+
+    import zoo
+    from zoo import losses, metrics
+    from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation, unet_weight_map
+    from zoo.postprocess import watershed_boundaries
+    from zoo.training import SegmentationValidation
+
+    if args.final:
+        args.train_slices = sorted({*args.train_slices, *args.val_slices})
+    train = load_isbi2012(args.data, slices=args.train_slices, context=args.context)
+    weights = (unet_weight_map(train.labels, w0=10.0, sigma=5.0)
+               if args.loss == "wce_dice" else None)
+    epochs = max(1, -(-args.steps // args.checkpoint_every))
+    augment = paper_augmentation(rotate=args.rotate, elastic_sigma=args.elastic_sigma)
+    dataset = SegmentationDataset(train.images, train.membranes, weights,
+                                  patch_size=args.patch, batch_size=args.batch_size,
+                                  steps=args.checkpoint_every, augment=augment,
+                                  seed=args.seed, workers=args.workers)
+
+    def build():
+        options = {"filters": args.filters} if args.encoder in ("plain", "vanilla") else {}
+        if args.deep_supervision:
+            options["deep_supervision"] = True
+        model = zoo.build(args.model, input_shape=(None, None, 2 * args.context + 1),
+                          num_classes=1, encoder=args.encoder, batch_norm=True, **options)
+        _set_bn_momentum(model, args.bn_momentum)
+        loss = (losses.HybridLoss() if args.loss == "hybrid"
+                else losses.WeightedCrossEntropy() + losses.DiceLoss())
+        schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * args.checkpoint_every,
+                                                          alpha=0.05)
+        optimizer = keras.optimizers.Adam(schedule, use_ema=args.ema > 0,
+                                          ema_momentum=args.ema or 0.99)
+        compile_args = (losses.deep_supervision(model, loss) if args.deep_supervision
+                        else {"loss": loss})
+        model.compile(optimizer, metrics=[metrics.IoU()], **compile_args)
+        return model
+
+    validation = None
+    if not args.final:
+        val = load_isbi2012(args.data, slices=args.val_slices, context=args.context)
+        post = args.postprocess == "watershed"
+        validation = SegmentationValidation(
+            val.images, val.membranes, args.out, isbi_labels=val.labels,
+            every=args.val_every or epochs, tile_kwargs={"tile_size": 256, "overlap": 64},
+            postprocess=watershed_boundaries if post else None,
+            monitor="val_post_v_rand" if post else "val_v_rand")
+    return _cli.train(args, scope, build, dataset, validation,
+                      info={"recipe": args.recipe, "final": args.final})
+
+
+def _set_bn_momentum(model, momentum: float) -> None:
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _set_bn_momentum(layer, momentum)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
+
+
+if __name__ == "__main__":
+    main()
