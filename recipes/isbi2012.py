@@ -26,9 +26,9 @@ import argparse
 from . import _cli
 
 PRESETS = {
-    "quick": {"model": "unet", "encoder": "plain", "filters": 16, "patch": 256,
-              "batch_size": 4, "lr": 2e-3, "steps": 1200, "checkpoint_every": 100,
-              "train_minutes": 15.0, "postprocess": "watershed"},
+    "quick": {"model": "unet", "encoder": "resnet34", "patch": 128, "batch_size": 4,
+              "lr": 1e-3, "steps": 900, "checkpoint_every": 100, "train_minutes": 15.0,
+              "bn_momentum": 0.9, "postprocess": "watershed"},
     "best": {"model": "unet", "encoder": "plain", "filters": 32, "patch": 256,
              "batch_size": 4, "lr": 1e-3, "steps": 3000, "checkpoint_every": 200,
              "train_minutes": 120.0, "postprocess": "watershed", "tta": "d4"},

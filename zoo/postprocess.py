@@ -33,7 +33,8 @@ def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: 
     Returns:
         float32 array of the same shape: 1 on the boundaries between regions,
         0 inside them; the regions are the 4-connected components of
-        ``map < 0.5``, as the ISBI scores read them.
+        ``map < 0.5``, as the ISBI scores read them. A slice with no confident
+        interior (an untrained or blank map) is returned unchanged.
     """
     probs = np.asarray(membrane_probs)
     if probs.ndim not in (2, 3) or not np.issubdtype(probs.dtype, np.floating):
@@ -55,7 +56,7 @@ def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: 
     if min_seed and count:
         sizes = np.bincount(seeds.ravel())
         seeds[(sizes < min_seed)[seeds] & (seeds > 0)] = 0
-    if not seeds.any():  # no confident interior: everything is membrane
-        return np.ones_like(probs, dtype=np.float32)
+    if not seeds.any():  # no confident interior to grow from: leave the map as it is
+        return probs.astype(np.float32)
     regions = watershed(smooth, seeds, connectivity=1, watershed_line=True)
     return (regions == 0).astype(np.float32)
