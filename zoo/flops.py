@@ -21,8 +21,8 @@ def count_flops(model) -> int:
     """Forward FLOPs for one image of ``model`` (built with concrete H and W).
 
     Works for any Keras functional model, including peers' models built with
-    ``tf.keras`` under Keras 3. Raises ``ValueError`` naming the layer whose
-    spatial size is unknown (rebuild the model with a fixed input shape).
+    TensorFlow's bundled Keras 2 under Keras 3. Raises ``ValueError`` naming the
+    layer whose spatial size is unknown (rebuild the model with a fixed input shape).
     """
     return sum(_layer_flops(layer) for layer in model.layers)
 

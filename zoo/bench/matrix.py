@@ -55,7 +55,8 @@ FULL = {
         "arithmetic (AVX2 only), so those cells measure emulation, not the precision (the "
         "recorded bfloat16 cell trains 10x slower than float32); the zoo/SM pairs in mixed "
         "precision belong on a GPU (benchmarks/gpu.toml)",
-        "JAX for peers (they are built with tf.keras) and for U-Net 3+ with the plain "
+        "JAX for peers (they are built on TensorFlow's bundled Keras) and for U-Net 3+ "
+        "with the plain "
         "encoder (395 GFLOP per image; its TensorFlow cell is recorded)",
     ],
 }
