@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GRID = {"sigma": [0.0, 1.0], "seed_threshold": [0.1, 0.2, 0.3], "seed_erosion": [2.0, 4.0, 6.0],
+GRID = {"sigma": [0.0, 1.0], "seed_threshold": [0.1, 0.3, 0.5], "seed_erosion": [1.0, 3.0, 5.0],
         "min_seed": [20, 100]}
 
 

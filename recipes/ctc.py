@@ -61,7 +61,7 @@ def main(argv=None):
             args.lr, epochs * args.checkpoint_every, alpha=0.05)
         model.compile(keras.optimizers.Adam(schedule),
                       loss=losses.WeightedCrossEntropy() + losses.DiceLoss(),
-                      metrics=[metrics.IoU()])
+                      metrics=[metrics.IoU()], jit_compile=_cli.jit_compile())
         return model
 
     tile = min(256, *data.images.shape[1:3])

@@ -49,7 +49,9 @@ def test_small_regions_merge_and_stacks_keep_their_shape():
     probs = (labels == 0).astype(np.float32)
     probs[64:77, 64] = probs[64:77, 76] = probs[64, 64:77] = probs[76, 64:77] = 1.0  # a speck
     assert _cells(probs) == ndimage.label(labels > 0)[1] + 1
-    out = watershed_boundaries(np.stack([probs, probs]), min_seed=20)
+    kept = watershed_boundaries(probs, min_seed=50)  # the map's own speck stays
+    assert _cells(kept) == _cells(probs)
+    out = watershed_boundaries(np.stack([probs, probs]), min_seed=50, keep_map=False)
     assert out.shape == (2, 192, 192)
     assert _cells(out[0]) == ndimage.label(labels > 0)[1]
 

@@ -69,7 +69,7 @@ def test_presets_are_documented_and_flags_override_them(recipe):
 def test_each_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
     tiny = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--filters", "4",
             "--patch", "32", "--steps", "2", "--checkpoint-every", "2", "--batch-size", "2",
-            "--verbose", "0", "--context", "1", "--ema", "0.9"]
+            "--verbose", "0", "--context", "1", "--ema", "0.9", "--postprocess", "watershed"]
     _ok(run("isbi2012", "--recipe", recipe, "--out", str(tmp_path / "run"), *tiny))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["recipe"] == recipe and metrics["steps"] == 2

@@ -72,6 +72,33 @@ def test_train_refuses_files_without_checkpoint(tmp_path):
     assert (tmp_path / "model.keras").read_text() == "a user's model"
 
 
+def test_ema_weights_survive_predict_then_save_every_epoch(tmp_path):
+    """Regression (JAX): Keras's SwapEMAWeights left a variable and its average
+    sharing a buffer in the last epoch; predict_on_batch donated it and the
+    next save raised "Array has been deleted"."""
+    import numpy as np
+
+    from zoo.training import EMAWeightsBetweenEpochs
+
+    x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
+    y = (x > 0.5).astype("float32")
+    model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+    model.compile(keras.optimizers.Adam(1e-2, use_ema=True), "binary_crossentropy")
+
+    class PredictThenSave(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.predict_on_batch(x)
+            self.model.save(tmp_path / f"epoch{epoch}.keras")
+
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[EMAWeightsBetweenEpochs(), PredictThenSave()])
+    model.predict_on_batch(x)
+    model.save(tmp_path / "after.keras")
+    ema = keras.saving.load_model(tmp_path / "epoch1.keras")
+    for a, b in zip(ema.trainable_weights, model.trainable_weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b), atol=1e-6)
+
+
 def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
     import numpy as np
 

@@ -112,6 +112,43 @@ class SaveTrainingWeights(keras.callbacks.Callback):
         self.model.save(self.run_dir / STAGED)
 
 
+class EMAWeightsBetweenEpochs(keras.callbacks.Callback):
+    """With an optimizer's ``use_ema=True``: between epochs the model holds the
+    moving-average weights (for validation, ``best.keras``, ``model.keras``),
+    during them its training weights.
+
+    Keras's ``SwapEMAWeights`` and ``Optimizer.finalize_variable_values`` assign
+    one variable to another, which on JAX makes both hold one buffer; the next
+    ``predict_on_batch`` donates it and the optimizer's average is deleted
+    ("Array has been deleted" at the next save). Here every value is copied
+    through NumPy, also after Keras's own final assignment.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.training = None
+
+    def _unshare(self):
+        for variable in self.model.trainable_variables:
+            variable.assign(keras.ops.convert_to_numpy(variable))
+
+    def on_epoch_end(self, epoch, logs=None):
+        variables = self.model.trainable_variables
+        self.training = [keras.ops.convert_to_numpy(v) for v in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+        self._unshare()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.training is not None:
+            for variable, value in zip(self.model.trainable_variables, self.training,
+                                       strict=True):
+                variable.assign(value)
+            self.training = None
+
+    def on_train_end(self, logs=None):
+        self._unshare()  # fit() ends with finalize_variable_values
+
+
 class SegmentationValidation(keras.callbacks.Callback):
     """Every ``every`` epochs: overlap-tile prediction of the validation images,
     scores into the logs (``val_v_rand``, ``val_v_info``, ``val_pixel_error`` with
@@ -231,7 +268,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
         dataset.epoch = state["epoch"]
         first = [SaveTrainingWeights(run_dir)]
         if getattr(model.optimizer, "use_ema", False):  # validate and keep the EMA weights
-            first.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+            first.append(EMAWeightsBetweenEpochs())
         if validation is not None:
             first.append(validation)
         model.fit(dataset, epochs=epochs, initial_epoch=state["epoch"], verbose=verbose,
