@@ -19,6 +19,9 @@ from pathlib import Path
 
 
 def read_run(run_dir: Path) -> dict:
+    if not (run_dir / "state.json").is_file():
+        raise SystemExit(f"{run_dir} has no state.json: pass run directories written by "
+                         "zoo.training.train (a recipe's --out)")
     state = json.loads((run_dir / "state.json").read_text())
     metrics_path = run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}

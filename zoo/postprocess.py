@@ -21,8 +21,7 @@ def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: 
     confident cell interiors, the pixels below ``seed_threshold`` farther than
     ``seed_erosion`` px from any other pixel, as connected components (so two
     cells joined through a gap narrower than about ``2 * seed_erosion`` px
-    keep a seed each); seeds under ``min_seed`` px are dropped, so their
-    regions merge into their neighbours; the map is flooded from the seeds
+    keep a seed each); seeds under ``min_seed`` px are dropped; the map is flooded from the seeds
     (4-connected watershed) and the watershed lines (1 px, value 1) are drawn
     into the map.
 

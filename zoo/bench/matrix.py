@@ -56,8 +56,7 @@ FULL = {
         "recorded bfloat16 cell trains 10x slower than float32); the zoo/SM pairs in mixed "
         "precision belong on a GPU (benchmarks/gpu.toml)",
         "JAX for peers (they are built on TensorFlow's bundled Keras) and for U-Net 3+ "
-        "with the plain "
-        "encoder (395 GFLOP per image; its TensorFlow cell is recorded)",
+        "with the plain encoder (395 GFLOP per image; its TensorFlow cell is recorded)",
     ],
 }
 
@@ -187,8 +186,9 @@ def run_cell(spec: dict, out: Path) -> dict:
     reason = skip_reason(spec)
     if reason:
         return {**base, "status": "skipped", "reason": reason}
-    env = {**os.environ, **subjects.PEER_ENV, "KERAS_BACKEND": spec["backend"],
-           "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1"}
+    env = {**os.environ, **subjects.peer_env(spec["backend"]),
+           "KERAS_BACKEND": spec["backend"], "TF_CPP_MIN_LOG_LEVEL": "3",
+           "NO_ALBUMENTATIONS_UPDATE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
         # A train cell's run directory (checkpoint, state, curve) lives beside its record,

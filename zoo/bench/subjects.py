@@ -28,8 +28,12 @@ class Peer:
     note: str = ""
 
 
-#: Peers are TensorFlow-only libraries; this is the one place that says how they are loaded.
-PEER_ENV = {"SM_FRAMEWORK": "tf.keras"}
+def peer_env(backend: str) -> dict[str, str]:
+    """The environment the TensorFlow-only peers load under (the one place that says
+    how): segmentation-models reads ``SM_FRAMEWORK``; on other backends, nothing."""
+    if backend != "tensorflow":
+        return {}
+    return {"SM_FRAMEWORK": "tf.keras"}
 
 
 def _require_tensorflow(subject: str) -> None:
@@ -42,7 +46,7 @@ def _require_tensorflow(subject: str) -> None:
 
 def _sm(arch):
     def build(encoder, shape, classes):
-        os.environ.update(PEER_ENV)
+        os.environ.update(peer_env("tensorflow"))  # reached after _require_tensorflow
         import segmentation_models as sm
 
         return getattr(sm, arch)(encoder, input_shape=shape, classes=classes,
