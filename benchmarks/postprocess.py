@@ -2,11 +2,15 @@
 
     python -m benchmarks.postprocess MODEL.keras [MODEL.keras ...] [--tta d4]
         [--out benchmarks/results/postprocess.json]
+    python -m benchmarks.postprocess --maps MAPS.npz [...] [--defaults-only]
 
 Each model predicts the ISBI 2012 validation slices 20..24 (overlap-tile, as
 the recipes validate), once plain and once per ``--tta`` mode; each map is
 scored as it is and after ``zoo.postprocess.watershed_boundaries`` over a
-small grid of its parameters. The grid is read on the validation slices only
+small grid of its parameters (``--defaults-only``: the defaults alone).
+``--maps`` scores saved maps instead of models: ``.npz`` files holding
+``labels`` (the validation slices' ISBI labels) and one (N, H, W[, 1]) map per
+TTA mode (``raw``, ``d4``, ...). The grid is read on the validation slices only
 (slices 25..29 are held out of this repository and never tuned toward).
 Writes the JSON record and a Markdown table beside it.
 """
@@ -27,11 +31,12 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GRID = {"sigma": [0.0, 1.0], "seed_threshold": [0.1, 0.3, 0.5], "seed_erosion": [1.0, 3.0, 5.0],
-        "min_seed": [20, 100]}
+        "min_seed": [20, 100], "keep_map": [True, False]}
 
 
 def main(argv=None) -> dict:
     import keras
+    import numpy as np
 
     import zoo
     from zoo.bench import machine
@@ -41,7 +46,11 @@ def main(argv=None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--maps", nargs="*", type=Path, default=[],
+                        help="saved validation maps (.npz) to score instead of models")
+    parser.add_argument("--defaults-only", action="store_true",
+                        help="score the post-processing defaults alone, not the grid")
     parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT)
     parser.add_argument("--tta", nargs="*", default=["d4"], choices=["flips", "d4"])
     parser.add_argument("--tile", type=int, default=256,
@@ -49,8 +58,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=RESULTS / "postprocess.json")
     args = parser.parse_args(argv)
 
-    val = load_isbi2012(args.data, slices=isbi2012.VAL_SLICES)
+    if not args.models and not args.maps:
+        parser.error("give trained models (MODEL.keras) or --maps MAPS.npz")
+    defaults = {k: v.default for k, v in inspect.signature(
+        watershed_boundaries).parameters.items() if k in GRID}
+    points = [defaults] if args.defaults_only else [
+        dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
     rows = []
+
+    def score(name, tta, labels, probs, predict_s=None):
+        raw = isbi_scores(labels, probs)
+        rows.append({"model": name, "tta": tta, "postprocess": None,
+                     "predict_s": predict_s, **_keep(raw)})
+        for options in points:
+            started = time.perf_counter()
+            post = watershed_boundaries(probs, **options)
+            rows.append({"model": name, "tta": tta, "postprocess": options,
+                         "postprocess_s": time.perf_counter() - started,
+                         **_keep(isbi_scores(labels, post))})
+        best = max(r["v_rand"] for r in rows[-len(points):])
+        print(f"{name} tta={tta}: V_rand raw {raw['v_rand']:.4f}, post-processed (best of "
+              f"{len(points)}) {best:.4f}", flush=True)
+
+    val = load_isbi2012(args.data, slices=isbi2012.VAL_SLICES) if args.models else None
     for path in args.models:
         model = keras.saving.load_model(path)
         context = model.input_shape[-1] // 2
@@ -60,26 +90,22 @@ def main(argv=None) -> dict:
             probs = zoo.predict_tiled(model, val.images,
                                       tile_size=tile, overlap=tile // 4, tta=tta,
                                       context=context, verbose=False)[..., -1]
-            predict_s = time.perf_counter() - started
-            raw = isbi_scores(val.labels, probs)
-            rows.append({"model": str(path), "tta": tta, "postprocess": None,
-                         "predict_s": predict_s, **_keep(raw)})
-            for values in itertools.product(*GRID.values()):
-                options = dict(zip(GRID, values, strict=True))
-                started = time.perf_counter()
-                post = watershed_boundaries(probs, **options)
-                rows.append({"model": str(path), "tta": tta, "postprocess": options,
-                             "postprocess_s": time.perf_counter() - started,
-                             **_keep(isbi_scores(val.labels, post))})
-            best = max(r["v_rand"] for r in rows[-len(list(itertools.product(*GRID.values()))):])
-            print(f"{path} tta={tta}: V_rand raw {raw['v_rand']:.4f}, post-processed (best of "
-                  f"grid) {best:.4f}", flush=True)
+            score(str(path), tta, val.labels, probs, time.perf_counter() - started)
+    for path in args.maps:
+        saved = np.load(path)
+        if "labels" not in saved:
+            raise SystemExit(f"{path} has no 'labels' array; save the validation labels "
+                             "beside the maps (see --help)")
+        for key in sorted(set(saved.files) - {"labels"}):
+            probs = saved[key].astype(np.float32)
+            score(str(path), None if key == "raw" else key, saved["labels"],
+                  probs[..., 0] if probs.ndim == 4 else probs)
     command = argv if argv is not None else sys.argv[1:]
     record = {"command": "python -m benchmarks.postprocess " + " ".join(map(str, command)),
-              "machine": machine.describe(), "grid": GRID, "rows": rows}
+              "machine": machine.describe(), "grid": points, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1, default=float) + "\n")
-    args.out.with_suffix(".md").write_text(_table(rows))
+    args.out.with_suffix(".md").write_text(_table(rows, defaults))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return record
 
@@ -88,21 +114,20 @@ def _keep(scores: dict) -> dict:
     return {k: float(scores[k]) for k in ("v_rand", "v_info", "pixel_error")}
 
 
-def _table(rows) -> str:
+def _table(rows, defaults) -> str:
     """Per model and TTA: the raw map, the default post-processing, the best grid point."""
-    from zoo.postprocess import watershed_boundaries
-
-    defaults = {k: v.default for k, v in inspect.signature(
-        watershed_boundaries).parameters.items() if k in GRID}
     lines = ["| model | TTA | map | V_rand | V_info | pixel error |", "|" + " --- |" * 6]
     for (model, tta), group in itertools.groupby(rows, key=lambda r: (r["model"], r["tta"])):
         group = list(group)
         raw = group[0]
         default = next(r for r in group if r["postprocess"] == defaults)
         best = max(group[1:], key=lambda r: r["v_rand"])
-        for label, r in (("raw", raw), ("watershed, defaults", default),
-                         (f"watershed, best of grid {best['postprocess']}", best)):
-            lines.append(f"| {Path(model).parent.name or model} | {tta or '-'} | {label} | "
+        shown = [("raw", raw), ("watershed, defaults", default)]
+        if best is not default:
+            shown.append((f"watershed, best of grid {best['postprocess']}", best))
+        for label, r in shown:
+            source = Path(model).stem if model.endswith(".npz") else Path(model).parent.name
+            lines.append(f"| {source or model} | {tta or '-'} | {label} | "
                          f"{r['v_rand']:.4f} | {r['v_info']:.4f} | {r['pixel_error']:.4f} |")
     return "\n".join(lines) + "\n"
 

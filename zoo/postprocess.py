@@ -21,9 +21,9 @@ def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: 
     confident cell interiors, the pixels below ``seed_threshold`` farther than
     ``seed_erosion`` px from any other pixel, as connected components (so two
     cells joined through a gap narrower than about ``2 * seed_erosion`` px
-    keep a seed each); seeds under ``min_seed`` px are dropped; the map is flooded from the seeds
-    (4-connected watershed) and the watershed lines (1 px, value 1) are drawn
-    into the map.
+    keep a seed each); seeds under ``min_seed`` px are dropped; the map is
+    flooded from the seeds (4-connected watershed) and the watershed lines
+    (1 px, value 1) are drawn into the map.
 
     The defaults were read on ISBI 2012 validation slices 20..24 of a
     U-Net's maps (``benchmarks/postprocess.py``; records in
