@@ -21,7 +21,8 @@ def zoo_unet3plus(size, **kwargs):
 
 
 def zoo_unetpp_ds(size):
-    return zoo.unet_plus_plus((size, size, 1), 1, filters=32, deep_supervision=True)
+    return zoo.unet_plus_plus((size, size, 1), 1, encoder_options={"filters": 32},
+                              deep_supervision=True)
 
 
 CASES = {

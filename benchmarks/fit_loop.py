@@ -36,7 +36,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def recipe_model(size):
-    model = zoo.unet((size, size, 1), 1, filters=32, batch_norm=True)
+    model = zoo.unet((size, size, 1), 1, encoder_options={"filters": 32}, batch_norm=True)
     model.compile(keras.optimizers.Adam(1e-3), metrics=[metrics.IoU()],
                   loss=losses.WeightedCrossEntropy() + losses.DiceLoss())
     return model

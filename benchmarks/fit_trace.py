@@ -44,7 +44,7 @@ def time_variant(data, weights, filters, jit_compile, warm_with_batch) -> float:
     dataset = SegmentationDataset(data.images, data.membranes, weights, patch_size=256,
                                   batch_size=4, steps=8, augment=paper_augmentation(),
                                   workers=2)
-    model = zoo.unet((None, None, 1), 1, filters=filters, batch_norm=True)
+    model = zoo.unet((None, None, 1), 1, encoder_options={"filters": filters}, batch_norm=True)
     model.compile(keras.optimizers.Adam(1e-3),
                   loss=zoo.losses.WeightedCrossEntropy() + zoo.losses.DiceLoss(),
                   metrics=[zoo.metrics.IoU()], jit_compile=jit_compile)

@@ -32,6 +32,52 @@ def add_isbi2012_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-slices", type=slice_range, default=span(isbi2012.VAL_SLICES))
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, *, filters: int) -> None:
+    """--model, --encoder, --filters and --encoder-option; ``filters`` is the recipe's
+    base width for encoders that take one (the plain encoder), applied where accepted."""
+    parser.add_argument("--model", default="unet",
+                        help="a registered model (zoo.list_models()) or an alias")
+    parser.add_argument("--encoder", default="plain",
+                        help="a registered encoder (zoo.list_encoders())")
+    parser.add_argument("--filters", type=int, default=None,
+                        help=f"base width of an encoder that takes one (plain; the recipe "
+                        f"uses {filters}); refused by encoders without that option")
+    parser.add_argument("--encoder-option", action="append", default=[], metavar="KEY=VALUE",
+                        type=_key_value, help="any encoder option, e.g. batch_norm=False "
+                        "(repeatable; values are Python literals)")
+    parser.set_defaults(encoder_options={"filters": filters})
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
+
+
+def encoder_options(args) -> dict:
+    """The encoder options of a parsed command line.
+
+    The recipe's (or preset's) implied options reach the encoder only where it
+    takes them, so ``--encoder resnet34`` works with a preset made for the plain
+    encoder; an explicit ``--filters`` or ``--encoder-option`` always reaches it,
+    and an encoder without that option refuses it, naming the ones it accepts.
+    """
+    import zoo
+
+    accepted = zoo.get_encoder(args.encoder).options
+    options = {k: v for k, v in args.encoder_options.items() if k in accepted}
+    if args.filters is not None:
+        options["filters"] = args.filters
+    options.update(dict(args.encoder_option))
+    return options
+
+
 def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: float,
                 batch_size: int, patch: int | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,

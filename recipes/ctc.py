@@ -23,9 +23,7 @@ def parse(argv=None):
     parser.add_argument("--data", type=Path, required=True, help="the data set folder")
     parser.add_argument("--sequence", default="01")
     parser.add_argument("--val-fraction", type=float, default=0.2)
-    parser.add_argument("--model", default="unet")
-    parser.add_argument("--encoder", default="plain")
-    parser.add_argument("--filters", type=int, default=32, help="plain encoder base width")
+    _cli.add_model_arguments(parser, filters=32)
     return parser.parse_args(argv)
 
 
@@ -54,9 +52,9 @@ def main(argv=None):
                                   seed=args.seed, workers=args.workers)
 
     def build():
-        options = {"filters": args.filters} if args.encoder in ("plain", "vanilla") else {}
         model = zoo.build(args.model, input_shape=(None, None, 1), num_classes=1,
-                          encoder=args.encoder, batch_norm=True, **options)
+                          encoder=args.encoder, batch_norm=True,
+                          encoder_options=_cli.encoder_options(args))
         schedule = keras.optimizers.schedules.CosineDecay(
             args.lr, epochs * args.checkpoint_every, alpha=0.05)
         model.compile(keras.optimizers.Adam(schedule),

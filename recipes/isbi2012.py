@@ -26,10 +26,12 @@ import argparse
 from . import _cli
 
 PRESETS = {
-    "quick": {"model": "unet", "encoder": "plain", "filters": 16, "patch": 256,
+    "quick": {"model": "unet", "encoder": "plain", "encoder_options": {"filters": 16},
+              "patch": 256,
               "batch_size": 4, "lr": 1e-3, "steps": 600, "checkpoint_every": 100,
               "train_minutes": 15.0, "loss": "wce_dice", "ema": 0.99},
-    "best": {"model": "unet", "encoder": "plain", "filters": 16, "patch": 256,
+    "best": {"model": "unet", "encoder": "plain", "encoder_options": {"filters": 16},
+             "patch": 256,
              "batch_size": 4, "lr": 1e-3, "steps": 4500, "checkpoint_every": 300,
              "train_minutes": 120.0, "loss": "wce_dice", "ema": 0.99,
              "postprocess": "watershed", "tta": "d4"},
@@ -51,10 +53,7 @@ def parse(argv=None):
                         help="train on the training and validation slices together (all 25 "
                         "by default), no validation or selection")
     _cli.add_isbi2012_arguments(parser)
-    parser.add_argument("--model", default="unet",
-                        help="unet, unet_plus_plus or unet_3plus (or an alias)")
-    parser.add_argument("--encoder", default="plain")
-    parser.add_argument("--filters", type=int, default=32, help="plain encoder base width")
+    _cli.add_model_arguments(parser, filters=32)
     parser.add_argument("--loss", default="dice_ce", choices=["dice_ce", "wce_dice", "hybrid"],
                         help="dice_ce: BCE + Dice; wce_dice: cross-entropy weighted by the "
                         "paper's border weight map (w0 = 10, sigma = 5) + Dice; hybrid: focal "
@@ -103,11 +102,10 @@ def main(argv=None):
                                   seed=args.seed, workers=args.workers)
 
     def build():
-        options = {"filters": args.filters} if args.encoder in ("plain", "vanilla") else {}
-        if args.deep_supervision:
-            options["deep_supervision"] = True
+        options = {"deep_supervision": True} if args.deep_supervision else {}
         model = zoo.build(args.model, input_shape=(None, None, 2 * args.context + 1),
-                          num_classes=1, encoder=args.encoder, batch_norm=True, **options)
+                          num_classes=1, encoder=args.encoder, batch_norm=True,
+                          encoder_options=_cli.encoder_options(args), **options)
         _set_bn_momentum(model, args.bn_momentum)
         loss = (losses.HybridLoss() if args.loss == "hybrid"
                 else losses.WeightedCrossEntropy() + losses.DiceLoss())

@@ -55,7 +55,7 @@ def main(argv=None):
 
     def build():
         model = zoo.unet((args.input_size, args.input_size, 1), num_classes=2,
-                         padding="valid", filters=args.filters)
+                         padding="valid", encoder_options={"filters": args.filters})
         model.compile(keras.optimizers.SGD(args.lr, momentum=0.99),
                       loss=losses.WeightedCrossEntropy(), metrics=[metrics.IoU(2, class_id=1)],
                       jit_compile=_cli.jit_compile())

@@ -19,6 +19,23 @@ def _fresh_keras_state():
     keras.backend.clear_session()
 
 
+def all_layers(model) -> list:
+    """Every layer of ``model``, nested models (the ``encoder``) walked too."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found.extend(all_layers(layer))
+    return found
+
+
+def find_layer(model, name: str):
+    """The layer called ``name`` in ``model`` or in one of its nested models."""
+    matches = [layer for layer in all_layers(model) if layer.name == name]
+    assert matches, f"no layer {name!r} in {model.name}"
+    return matches[0]
+
+
 def conv_layer_count(model) -> int:
     return sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))
-               for layer in model.layers)
+               for layer in all_layers(model))

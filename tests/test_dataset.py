@@ -80,7 +80,7 @@ def test_fit_with_workers(cells, multiprocessing):
     ds = SegmentationDataset(images, masks, weights, patch_size=32, batch_size=2, steps=3,
                              augment=paper_augmentation(), workers=2,
                              use_multiprocessing=multiprocessing)
-    model = zoo.unet((32, 32, 1), 1, depth=2, filters=2)
+    model = zoo.unet((32, 32, 1), 1, depth=2, encoder_options={"filters": 2})
     model.compile("adam", zoo.losses.WeightedCrossEntropy())
     history = model.fit(ds, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

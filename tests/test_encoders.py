@@ -135,11 +135,12 @@ def test_freeze_and_unfreeze_change_the_trainable_weights():
 
 
 def test_plain_encoder_freezes_its_layers():
-    model = zoo.unet((32, 32, 1), depth=2, filters=2, encoder_freeze=True)
-    assert not model.get_layer("encoder_stage1_conv1").trainable
+    model = zoo.unet((32, 32, 1), depth=2, encoder_options={"filters": 2}, encoder_freeze=True)
+    encoder = model.get_layer("encoder")
+    assert not encoder.trainable and not encoder.get_layer("encoder_stage1_conv1").trainable
     assert model.get_layer("decoder_stage1_conv1").trainable
     zoo.unfreeze_encoder(model)
-    assert model.get_layer("encoder_stage1_conv1").trainable
+    assert encoder.get_layer("encoder_stage1_conv1").trainable
 
 
 @pytest.mark.parametrize("name", ["resnet18", "efficientnetb0",

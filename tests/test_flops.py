@@ -37,12 +37,12 @@ def test_nested_models_and_fused_upsampling_count_as_the_network_they_define():
 def test_reference_networks():
     # The paper's U-Net++ at 256^2 RGB: 59.6 GFLOP (../shared/REFERENCE.md); encoder
     # backbones are nested models with concrete shapes.
-    assert zoo.count_flops(zoo.unet_plus_plus((256, 256, 3), 1, filters=32)) / 1e9 == (
-        pytest.approx(59.6, abs=0.05))
+    model = zoo.unet_plus_plus((256, 256, 3), 1, encoder_options={"filters": 32})
+    assert zoo.count_flops(model) / 1e9 == pytest.approx(59.6, abs=0.05)
     small = zoo.unet((64, 64, 1), 1, encoder="resnet18")
     assert zoo.count_flops(small) > 0
 
 
 def test_unknown_sizes_are_an_error_naming_the_fix():
     with pytest.raises(ValueError, match="concrete input shape"):
-        zoo.count_flops(zoo.unet((None, None, 1), 1, depth=2, filters=4))
+        zoo.count_flops(zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 4}))

@@ -10,7 +10,7 @@ RNG = np.random.default_rng(0)
 
 @pytest.fixture(scope="module")
 def same_model():
-    return zoo.unet((None, None, 1), 1, depth=2, filters=4, dropout=0.0)
+    return zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 4}, dropout=0.0)
 
 
 def test_constant_blend_equals_whole_image_prediction(same_model):
@@ -42,7 +42,7 @@ def test_stacks(same_model):
 
 
 def test_valid_model_uses_the_papers_mirror_padding():
-    model = zoo.unet((188, 188, 1), 2, padding="valid", filters=2)
+    model = zoo.unet((188, 188, 1), 2, padding="valid", encoder_options={"filters": 2})
     image = RNG.random((4, 4)).astype("float32")  # exactly one 4x4 output tile
     padded = np.pad(image, 92, mode="reflect")
     expected = model.predict(padded[None, ..., None], verbose=0)[0]
@@ -73,7 +73,7 @@ def test_errors(same_model):
         zoo.predict_tiled(same_model, np.zeros((8, 8)), tta="rot")
     with pytest.raises(ValueError, match="does not fit"):
         zoo.predict_tiled(same_model, np.zeros((2, 8, 8, 3)))
-    fixed = zoo.unet((64, 64, 1), 1, depth=2, filters=2)
+    fixed = zoo.unet((64, 64, 1), 1, depth=2, encoder_options={"filters": 2})
     with pytest.raises(ValueError, match="takes 64x64 inputs"):
         zoo.predict_tiled(fixed, np.zeros((100, 100)), tile_size=32)
 
@@ -83,7 +83,7 @@ def test_context_predicts_a_stack_with_a_25d_model():
 
     import zoo
 
-    model = zoo.unet((None, None, 3), 1, depth=2, filters=4)
+    model = zoo.unet((None, None, 3), 1, depth=2, encoder_options={"filters": 4})
     stack = np.random.default_rng(0).random((3, 32, 32)).astype("float32")
     out = zoo.predict_tiled(model, stack, tile_size=32, context=1, verbose=False)
     assert out.shape == (3, 32, 32, 1)

@@ -154,7 +154,7 @@ def test_hybrid_loss_is_focal_plus_ms_ssim_plus_iou():
 
 
 def test_deep_supervision_helper():
-    model = zoo.unet_3plus((32, 32, 1), 1, filters=2, cat_channels=2, depth=2,
+    model = zoo.unet_3plus((32, 32, 1), 1, encoder_options={"filters": 2}, cat_channels=2, depth=2,
                            deep_supervision=True, cgm=True)
     args = L.deep_supervision(model, L.DiceLoss(), weights=[1, 0.5, 0.25])
     assert set(args["loss"]) == {"head_de1", "head_de2", "head_en3", "classification"}
@@ -179,7 +179,7 @@ TRAINABLE = {
 @pytest.mark.parametrize("name", TRAINABLE)
 def test_each_loss_trains_a_tiny_unet_and_saves(name, tmp_path):
     images, masks, labels = synthetic_cells(8, 32, seed=2)
-    model = zoo.unet((32, 32, 1), 1, depth=2, filters=8, dropout=0.0)
+    model = zoo.unet((32, 32, 1), 1, depth=2, encoder_options={"filters": 8}, dropout=0.0)
     model.compile(keras.optimizers.Adam(3e-3), loss=TRAINABLE[name]())
     weights = zoo.data.unet_weight_map(labels) if name == "weighted_ce" else None
     before = model.evaluate(images, masks[..., None], sample_weight=weights, verbose=0)

@@ -66,7 +66,7 @@ def test_bad_class_id():
 def test_metrics_serialise_and_run_in_fit(tmp_path):
     import zoo
 
-    model = zoo.unet((16, 16, 1), 1, depth=2, filters=2)
+    model = zoo.unet((16, 16, 1), 1, depth=2, encoder_options={"filters": 2})
     model.compile("adam", "binary_crossentropy",
                   metrics=[IoU(), Dice(per_image=True), PixelError()])
     x = np.random.default_rng(0).random((4, 16, 16, 1), "float32")

@@ -24,7 +24,7 @@ MASKS = {
 @pytest.mark.parametrize("loss", LOSSES)
 def test_finite_loss_and_gradients_under_mixed_float16(loss):
     keras.mixed_precision.set_global_policy("mixed_float16")
-    model = zoo.unet((512, 512, 1), 1, depth=2, filters=2, dropout=0.0)
+    model = zoo.unet((512, 512, 1), 1, depth=2, encoder_options={"filters": 2}, dropout=0.0)
     model.compile(keras.optimizers.SGD(1e-3), LOSSES[loss](), metrics=[M.IoU(), M.Dice()])
     image = RNG.random((1, 512, 512, 1)).astype("float32")
     for mask in MASKS.values():  # one compiled step, three masks

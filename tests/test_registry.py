@@ -8,7 +8,7 @@ from zoo.registry import Registry
 
 def test_build_by_name_and_alias():
     for name in ("unet", "U-Net", "u_net"):
-        model = zoo.build(name, input_shape=(32, 32, 1), depth=2, filters=2)
+        model = zoo.build(name, input_shape=(32, 32, 1), depth=2, encoder_options={"filters": 2})
         assert model.name == "unet"
 
 
@@ -31,8 +31,8 @@ def test_list_encoders_reports_channels_and_aliases():
 
 
 def test_vanilla_alias_builds_the_same_model():
-    a = zoo.unet((32, 32, 1), encoder="vanilla", depth=2, filters=2)
-    b = zoo.unet((32, 32, 1), encoder="plain", depth=2, filters=2)
+    a = zoo.unet((32, 32, 1), encoder="vanilla", depth=2, encoder_options={"filters": 2})
+    b = zoo.unet((32, 32, 1), encoder="plain", depth=2, encoder_options={"filters": 2})
     assert a.count_params() == b.count_params()
 
 

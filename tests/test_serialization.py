@@ -7,12 +7,12 @@ import pytest
 import zoo
 
 CASES = {
-    "unet-same-bn": dict(input_shape=(32, 32, 2), num_classes=3, depth=2, filters=4,
-                         batch_norm=True),
-    "unet-valid": dict(input_shape=(92, 92, 1), num_classes=2, depth=3, filters=2,
-                       padding="valid"),
+    "unet-same-bn": dict(input_shape=(32, 32, 2), num_classes=3, depth=2,
+                         encoder_options={"filters": 4}, batch_norm=True),
+    "unet-valid": dict(input_shape=(92, 92, 1), num_classes=2, depth=3,
+                       encoder_options={"filters": 2}, padding="valid"),
     "unet-logits-variable": dict(input_shape=(None, None, 1), num_classes=1, depth=2,
-                                 filters=2, activation=None),
+                                 encoder_options={"filters": 2}, activation=None),
 }
 
 
@@ -32,8 +32,9 @@ def test_keras_round_trip(case, tmp_path):
 
 def test_mixed_precision_keeps_the_head_float32(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
-    model = zoo.unet((32, 32, 1), 2, depth=2, filters=4)
-    assert model.get_layer("encoder_stage1_conv1").compute_dtype == "float16"
+    model = zoo.unet((32, 32, 1), 2, depth=2, encoder_options={"filters": 4})
+    assert model.get_layer("encoder").get_layer("encoder_stage1_conv1").compute_dtype == \
+        "float16"
     assert model.output.dtype == "float32"
     x = np.random.default_rng(0).random((1, 32, 32, 1), dtype=np.float32)
     probs = model.predict(x, verbose=0)

@@ -8,7 +8,7 @@ from zoo.data import synthetic_cells
 
 def test_a_few_steps_lower_the_loss():
     images, masks, _ = synthetic_cells(8, 32, seed=1)
-    model = zoo.unet((32, 32, 1), 1, depth=2, filters=8, dropout=0.0)
+    model = zoo.unet((32, 32, 1), 1, depth=2, encoder_options={"filters": 8}, dropout=0.0)
     model.compile(keras.optimizers.Adam(3e-3), "binary_crossentropy")
     before = model.evaluate(images, masks[..., None], verbose=0)
     model.fit(images, masks[..., None], batch_size=4, epochs=15, verbose=0)
@@ -25,7 +25,7 @@ def _tiny_run(tmp_path, **kwargs):
                                   steps=2, workers=1)
 
     def build():
-        model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+        model = zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 4})
         model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
         return model
 
@@ -82,7 +82,7 @@ def test_ema_weights_survive_predict_then_save_every_epoch(tmp_path):
 
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
     y = (x > 0.5).astype("float32")
-    model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+    model = zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 4})
     model.compile(keras.optimizers.Adam(1e-2, use_ema=True), "binary_crossentropy")
 
     class PredictThenSave(keras.callbacks.Callback):
@@ -110,7 +110,7 @@ def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
                                   workers=1)
 
     def build():
-        model = zoo.unet((None, None, 1), 1, depth=2, filters=4)
+        model = zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 4})
         model.compile(keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9),
                       "binary_crossentropy")
         return model

@@ -6,7 +6,9 @@ Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`,
 :func:`unet_input_size`.
 """
 
-from . import data, evaluation, losses, metrics, postprocess, training
+import importlib
+
+from . import losses, metrics
 from .encoders import get_encoder, list_encoders, unfreeze_encoder
 from .flops import count_flops
 from .geometry import unet_input_size, unet_output_size
@@ -15,6 +17,20 @@ from .models import prune, unet, unet_3plus, unet_plus_plus
 from .registry import MODELS
 
 __version__ = "0.1.0"
+
+# Loaded on first use, so that ``import zoo`` and building a model stay light: these
+# need scipy, scikit-image, albumentations or tifffile (``zoo.data.weight_map`` ...).
+LAZY_MODULES = ("bench", "data", "evaluation", "postprocess", "training")
+
+
+def __getattr__(name: str):
+    if name in LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY_MODULES})
 
 
 def build(name: str, **kwargs):

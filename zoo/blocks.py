@@ -60,28 +60,68 @@ def resolve_activation(activation: str | None, num_classes: int) -> str | None:
     return activation
 
 
+ROLES = ("mask", "side", "classification")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HeadOutput(layers.Activation):
+    """The last layer of a model output: its activation, and the output's declared role.
+
+    ``role``: ``"mask"`` (the main segmentation output), ``"side"`` (a deep-
+    supervision output) or ``"classification"``; ``level``: the depth the output
+    belongs to (U-Net++ ``X(0, level)``, U-Net 3+ stage) or ``None``. The role
+    travels in the layer's config, so :func:`output_roles` reads it after a
+    ``.keras`` round trip too. ``activation=None`` keeps logits.
+    """
+
+    def __init__(self, activation=None, role: str = "mask", level: int | None = None, **kwargs):
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        super().__init__(activation or "linear", **kwargs)
+        self.role, self.level = role, level
+
+    def get_config(self):
+        return {**super().get_config(), "role": self.role, "level": self.level}
+
+
+def output_roles(model) -> dict[str, tuple[str, int | None]]:
+    """``{output name: (role, level)}`` for a model built by the zoo's pipeline.
+
+    Raises ``ValueError`` naming an output that declares no role (a model not
+    built by ``zoo.build``, or by a zoo before output roles existed).
+    """
+    roles = {}
+    for name in model.output_names:
+        layer = model.get_layer(name)
+        if getattr(layer, "role", None) not in ROLES:
+            raise ValueError(
+                f"output {name!r} of model {model.name!r} declares no role (mask, side or "
+                "classification): it was not built by the zoo's model pipeline. Rebuild it "
+                "with zoo.build(...) and load its weights (model.load_weights)"
+            )
+        roles[name] = (layer.role, layer.level)
+    return roles
+
+
 def segmentation_head(x, num_classes: int, activation: str | None, *, name: str = "head",
-                      kernel_size: int = 1, upsample: int = 1):
-    """Conv to ``num_classes`` [-> bilinear x``upsample``] [-> activation], all in float32.
+                      role: str = "mask", level: int | None = None, kernel_size: int = 1,
+                      upsample: int = 1):
+    """Conv to ``num_classes`` [-> bilinear x``upsample``] -> activation, all in float32.
 
     (B, h, w, C) -> (B, h * upsample, w * upsample, num_classes). The output
-    tensor is named ``name``, so it keys ``model.fit`` losses. Computing the
-    head in float32 keeps softmax/sigmoid and the losses safe under
-    ``mixed_float16``. Up-sampling the class logits rather than the features
-    is the cheap order used by U-Net 3+'s side outputs (Huang et al. 2020).
+    layer (a :class:`HeadOutput` declaring ``role`` and ``level``) is named
+    ``name``, so it keys ``model.fit`` losses. Computing the head in float32
+    keeps softmax/sigmoid and the losses safe under ``mixed_float16``.
+    Up-sampling the class logits rather than the features is the cheap order
+    used by U-Net 3+'s side outputs (Huang et al. 2020).
     """
-    activation = resolve_activation(activation, num_classes)
-    layer_names = [f"{name}_conv", f"{name}_upsample"][: 1 + (upsample > 1)]
-    if not activation:
-        layer_names[-1] = name
     x = layers.Conv2D(num_classes, kernel_size, padding="same", kernel_initializer=HE_NORMAL,
-                      dtype="float32", name=layer_names[0])(x)
+                      dtype="float32", name=f"{name}_conv")(x)
     if upsample > 1:
         x = layers.UpSampling2D(upsample, interpolation="bilinear", dtype="float32",
-                                name=layer_names[1])(x)
-    if activation:
-        x = layers.Activation(activation, dtype="float32", name=name)(x)
-    return x
+                                name=f"{name}_upsample")(x)
+    return HeadOutput(resolve_activation(activation, num_classes), role=role, level=level,
+                      dtype="float32", name=name)(x)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

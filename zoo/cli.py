@@ -47,7 +47,8 @@ def demo(args: argparse.Namespace) -> int:
     x_train, y_train, _ = synthetic_cells(args.train, args.size, seed=args.seed)
     x_test, y_test, _ = synthetic_cells(args.test, args.size, seed=args.seed + 10_000)
     model = zoo.unet((args.size, args.size, 1), num_classes=1, depth=args.depth,
-                     filters=args.filters, batch_norm=True, dropout=0.0)
+                     encoder_options={"filters": args.filters}, batch_norm=True,
+                     dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="binary_crossentropy")
     print(f"U-Net depth {args.depth}, base filters {args.filters}: "
           f"{model.count_params():,} parameters; {args.train} training and {args.test} "

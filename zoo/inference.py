@@ -7,6 +7,8 @@ import math
 import keras
 import numpy as np
 
+from .blocks import output_roles
+
 TTA = {
     None: [(lambda x: x, lambda y: y)],
     "flips": [(lambda x: x, lambda y: y),
@@ -26,8 +28,9 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
     """Predict an image of any size (or a stack) tile by tile, in bounded memory.
 
     Args:
-        model: a zoo model (or any fully convolutional Keras model); the first
-            output is used.
+        model: a zoo model (or any fully convolutional Keras model); the output
+            declaring role ``mask`` is used (:func:`zoo.models.output_roles`),
+            for other models the first.
         image: (H, W), (H, W, C) or a stack (N, H, W[, C]), floats in [0, 1].
         tile_size: same-padding models: the input tile side (default: the
             model's input size, or 256 for variable-size models; it must be a
@@ -96,7 +99,7 @@ def _as_stack(image, channels):
 
 
 def _geometry(model, tile_size):
-    (in_h, in_w), (out_h, out_w) = model.input_shape[1:3], _first(model.output_shape)[1:3]
+    (in_h, in_w), (out_h, out_w) = model.input_shape[1:3], _main(model, model.output_shape)[1:3]
     if in_h is not None and out_h is not None and (in_h, in_w) != (out_h, out_w):
         if tile_size not in (None, in_h) or in_h != in_w:
             raise ValueError(f"a valid-padding model predicts fixed {in_h}x{in_w} -> "
@@ -109,8 +112,15 @@ def _geometry(model, tile_size):
     return tile, 0
 
 
-def _first(shape):
-    return shape[0] if isinstance(shape, list) else shape
+def _main(model, values):
+    """The main mask among a model's outputs (shapes or arrays), by declared role."""
+    if not isinstance(values, list):  # one output: a shape tuple or an array
+        return values
+    try:
+        roles = [role for role, _ in output_roles(model).values()]
+    except ValueError:  # not a zoo model: the first output
+        return values[0]
+    return values[roles.index("mask")] if "mask" in roles else values[0]
 
 
 def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_size):
@@ -167,6 +177,6 @@ def _predict_batch(model, batch, tta):
     total = None
     for forward, inverse in TTA[tta]:
         output = model.predict_on_batch(np.ascontiguousarray(forward(batch)))
-        output = inverse(np.asarray(_first(output), dtype=np.float32))
+        output = inverse(np.asarray(_main(model, output), dtype=np.float32))
         total = output if total is None else total + output
     return total / len(TTA[tta])

@@ -23,6 +23,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from .blocks import output_roles
+
 EPSILON = 1e-7
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -401,21 +403,23 @@ def deep_supervision(model: keras.Model, loss, weights=None,
     """``model.compile`` arguments applying ``loss`` to every segmentation output.
 
     Returns ``{"loss": {name: loss}, "loss_weights": {name: weight}}`` for all
-    of ``model.output_names``: U-Net++ ``head_l*``, U-Net 3+ ``head_de*`` /
-    ``head_en*``; a CGM ``classification`` output gets ``classification_loss``.
+    of ``model.output_names``, by their declared roles
+    (:func:`zoo.models.output_roles`): ``mask`` and ``side`` outputs (U-Net++
+    ``head_l*``, U-Net 3+ ``head_de*`` / ``head_en*``) get ``loss``, a
+    ``classification`` output (the CGM) gets ``classification_loss``.
     ``weights``: a list (one per segmentation output, in order) or a dict;
-    default (and for outputs not named) 1.0 for every head,
-    as both papers (Zhou et al. 2019, Eq. 2; Huang et al. 2020, Sec. 2.2).
+    default (and for outputs not named) 1.0 for every head, as both papers
+    (Zhou et al. 2019, Eq. 2; Huang et al. 2020, Sec. 2.2).
 
         model.compile("adam", **zoo.losses.deep_supervision(model, zoo.losses.HybridLoss()))
     """
-    names = list(model.output_names)
-    heads = [name for name in names if name != "classification"]
+    roles = output_roles(model)
+    heads = [name for name, (role, _) in roles.items() if role != "classification"]
     if weights is None:
         weights = {}
     elif not isinstance(weights, dict):
         weights = dict(zip(heads, weights, strict=True))
-    losses = {name: classification_loss if name == "classification" else loss
-              for name in names}
+    losses = {name: classification_loss if role == "classification" else loss
+              for name, (role, _) in roles.items()}
     return {"loss": losses, "loss_weights": {name: float(weights.get(name, 1.0))
-                                             for name in names}}
+                                             for name in roles}}

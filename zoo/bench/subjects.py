@@ -145,10 +145,11 @@ def build(subject: str, size: int, channels: int = 1, classes: int = 1, options=
     shape = (size, size, channels)
     if source == "zoo":
         from .. import build as build_zoo
+        from .. import get_encoder
 
         kwargs = {"batch_norm": True}
-        if encoder in ("plain", "vanilla"):
-            kwargs["filters"] = PLAIN_FILTERS.get(name, 64)
+        if "filters" in get_encoder(encoder).options:
+            kwargs["encoder_options"] = {"filters": PLAIN_FILTERS.get(name, 64)}
         return build_zoo(name, input_shape=shape, num_classes=classes, encoder=encoder,
                          **{**kwargs, **(options or {})})
     if options:

@@ -1,14 +1,30 @@
-"""Data sets, generators and the paper's data tools."""
+"""Data sets, generators and the paper's data tools.
 
-from .augment import CoarseGridElastic, paper_augmentation
-from .context import with_context
-from .ctc import CTCData, load_ctc
-from .dataset import SegmentationDataset
-from .folders import load_folder
-from .isbi2012 import ISBI2012, load_isbi2012
-from .synthetic import synthetic_cells
-from .weight_map import unet_weight_map
+Each name loads its module on first use (``zoo.data.unet_weight_map`` does not
+import albumentations), so ``import zoo`` stays light.
+"""
 
-__all__ = ["CTCData", "CoarseGridElastic", "ISBI2012", "SegmentationDataset", "load_ctc",
-           "load_folder", "load_isbi2012", "paper_augmentation", "synthetic_cells",
-           "unet_weight_map", "with_context"]
+import importlib
+
+EXPORTS = {
+    "CoarseGridElastic": "augment", "paper_augmentation": "augment",
+    "with_context": "context", "CTCData": "ctc", "load_ctc": "ctc",
+    "SegmentationDataset": "dataset", "load_folder": "folders",
+    "ISBI2012": "isbi2012", "load_isbi2012": "isbi2012",
+    "synthetic_cells": "synthetic", "unet_weight_map": "weight_map",
+}
+
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *EXPORTS})
+
+
+__all__ = sorted(EXPORTS)

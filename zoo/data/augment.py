@@ -9,9 +9,15 @@ labels).
 
 from __future__ import annotations
 
-import albumentations as A
-import cv2
-import numpy as np
+import os
+
+# albumentations asks a package index for its latest version on import unless this is set;
+# a library import must not reach the network (the user's own setting wins).
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 class CoarseGridElastic(A.DualTransform):

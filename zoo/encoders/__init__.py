@@ -27,15 +27,16 @@ def list_encoders() -> dict[str, dict]:
 def set_encoder_trainable(model, trainable: bool) -> None:
     """Freeze (``False``) or unfreeze the encoder of a zoo model, in place.
 
-    The encoder is the nested ``encoder`` sub-model (pretrainable backbones)
-    or the ``encoder_*`` layers (plain encoder); the fixed input normalisation
-    stays frozen. A frozen Keras 3 ``BatchNormalization`` runs in inference
-    mode. Recompile the model after changing this.
+    The encoder is the nested ``encoder`` sub-model of every zoo model, so this
+    is ``model.get_layer("encoder").trainable = trainable``; the fixed input
+    normalisation has no weights. A frozen Keras 3 ``BatchNormalization`` runs in
+    inference mode. Recompile the model after changing this.
     """
-    for layer in model.layers:
-        if layer.name == "encoder" or (layer.name.startswith("encoder_")
-                                       and layer.name != "encoder_preprocess"):
-            layer.trainable = trainable
+    names = {layer.name for layer in model.layers}
+    if "encoder" not in names:
+        raise ValueError(f"model {model.name!r} has no nested 'encoder' sub-model: it was not "
+                         "built by the zoo's model pipeline (zoo.build)")
+    model.get_layer("encoder").trainable = trainable
 
 
 def unfreeze_encoder(model) -> None:

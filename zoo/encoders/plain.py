@@ -6,6 +6,7 @@ level (64-128-256-512-1024 at ``filters=64, depth=4``).
 
 from __future__ import annotations
 
+import keras
 from keras import layers
 
 from ..blocks import conv_block
@@ -17,23 +18,27 @@ def build_plain_encoder(inputs, *, depth: int, padding: str, weights: str | None
                         filters: int, batch_norm: bool) -> EncoderFeatures:
     """(B, H, W, C) -> {1: (B, H, W, f), 2: (B, H/2, W/2, 2f), ..., 2**depth: bottleneck}.
 
-    With ``padding="valid"`` every map is 4 px smaller per level than the
-    same-padding one; decoders centre-crop the skips to match.
+    The levels form a nested ``keras.Model`` named ``encoder`` (layers
+    ``encoder_stage{i}_*``). With ``padding="valid"`` every map is 4 px smaller
+    per level than the same-padding one; decoders centre-crop the skips to match.
     """
     if weights is not None:
         raise ValueError(
             "the plain encoder has no pretrained weights; use encoder_weights=None "
             "(load a whole trained model with keras.saving.load_model instead)"
         )
-    features = {}
-    x = inputs
+    image = keras.Input(shape=tuple(inputs.shape[1:]), name="encoder_input")
+    features = []
+    x = image
     for level in range(depth + 1):
         if level:
             x = layers.MaxPooling2D(2, name=f"encoder_stage{level + 1}_pool")(x)
         x = conv_block(x, filters * 2**level, name=f"encoder_stage{level + 1}",
                        padding=padding, batch_norm=batch_norm)
-        features[2**level] = x
-    return EncoderFeatures(features, input_range=(0.0, 1.0))
+        features.append(x)
+    encoder = keras.Model(image, features, name="encoder")
+    return EncoderFeatures({2**level: f for level, f in enumerate(encoder(inputs))},
+                           input_range=(0.0, 1.0))
 
 
 PLAIN = EncoderSpec(

@@ -1,8 +1,11 @@
-"""Decoders, one module each; importing this package registers them in ``zoo.registry.MODELS``."""
+"""Architectures, one decoder module each; importing this package registers them in
+``zoo.registry.MODELS`` through :func:`zoo.models.base.register_architecture`."""
 
+from ..blocks import output_roles
+from .base import ClassificationGate, build_model, presence_targets
 from .unet import unet, unet_decoder
-from .unet_3plus import ClassificationGate, presence_targets, unet_3plus
+from .unet_3plus import unet_3plus
 from .unet_plus_plus import prune, unet_plus_plus
 
-__all__ = ["ClassificationGate", "presence_targets", "prune", "unet", "unet_3plus",
-           "unet_decoder", "unet_plus_plus"]
+__all__ = ["ClassificationGate", "build_model", "output_roles", "presence_targets", "prune",
+           "unet", "unet_3plus", "unet_decoder", "unet_plus_plus"]

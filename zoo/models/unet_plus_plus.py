@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from ..blocks import conv_block, segmentation_head, up_conv
-from ..registry import MODELS
-from .base import default_decoder_width, encoder_inputs, finish_model
+from ..blocks import conv_block, output_roles, up_conv
+from .base import Architecture, Head, default_decoder_width, register_architecture
 
 
 def nested_decoder(features: dict[int, object], *, widths: Sequence[int],
@@ -34,45 +33,9 @@ def nested_decoder(features: dict[int, object], *, widths: Sequence[int],
     return grid
 
 
-@MODELS.register("unet_plus_plus", "unet++", "unetpp", "unetplusplus", "nested_unet")
-def unet_plus_plus(input_shape: Sequence[int | None] = (None, None, 1), num_classes: int = 1,
-                   encoder: str = "plain", *, encoder_weights: str | None = None,
-                   encoder_freeze: bool = False, depth: int | None = None,
-                   filters: int | None = None, batch_norm: bool = False, dropout: float = 0.0,
-                   decoder_filters: Sequence[int] | None = None, deep_supervision: bool = False,
-                   prune_level: int | None = None, activation: str | None = "auto",
-                   name: str = "unet_plus_plus") -> keras.Model:
-    """Build a U-Net++: image (B, H, W, C) -> (B, H, W, num_classes), float32, same padding.
-
-    With the plain encoder at ``filters=32`` (32-64-128-256-512) this has
-    9,041,601 parameters for one class: the paper's 9.04M (TMI 2019, Table 2).
-
-    Args:
-        deep_supervision: add a 1x1 head on every top node ``X(0, 1..L)``,
-            named ``head_l1`` ... ``head_lL`` (L = depth), full resolution;
-            without it the one output ``head`` reads ``X(0, L)``. Train with
-            one loss per head, e.g. ``loss={"head_l1": l, ..., "head_l4": l}``
-            (or :func:`zoo.losses.deep_supervision`); at inference average the
-            heads ("accurate" mode) or take one ("fast" mode, see :func:`prune`).
-        prune_level: return the pruned sub-network ending at ``X(0, level)``
-            (built with deep supervision, then cut; see :func:`prune`).
-        decoder_filters: one width per node row i = 0..L-1 (shallowest first);
-            default :func:`zoo.models.base.default_decoder_width` per stride.
-        dropout: rate on the deepest encoder map; 0 disables.
-
-    The other arguments are those of :func:`zoo.unet`. Encoders without
-    stride-1 features (ResNet, EfficientNet) get their head logits bilinearly
-    up-sampled from stride 2 to full resolution.
-    """
-    inputs, encoded, _ = encoder_inputs(
-        input_shape, encoder, depth=depth, padding="same", encoder_weights=encoder_weights,
-        filters=filters, batch_norm=batch_norm,
-    )
-    features = dict(encoded.features)
+def _decoder(features, *, padding: str, batch_norm: bool, decoder_filters=None,
+             deep_supervision: bool = False, prune_level: int | None = None) -> list[Head]:
     strides = sorted(features)
-    if dropout:
-        features[strides[-1]] = layers.Dropout(dropout, name="bottleneck_dropout")(
-            features[strides[-1]])
     levels = len(strides) - 1
     widths = list(decoder_filters) if decoder_filters is not None else [
         default_decoder_width(features, s) for s in strides[:-1]]
@@ -80,34 +43,74 @@ def unet_plus_plus(input_shape: Sequence[int | None] = (None, None, 1), num_clas
         raise ValueError(f"decoder_filters needs {levels} values (one per node row at strides "
                          f"{strides[:-1]}), got {widths}")
     grid = nested_decoder(features, widths=widths, batch_norm=batch_norm)
+    if not deep_supervision and prune_level is None:
+        return [Head(grid[(0, levels)], "head", level=levels, stride=strides[0])]
+    return [Head(grid[(0, j)], f"head_l{j}", role="mask" if j == levels else "side", level=j,
+                 stride=strides[0]) for j in range(1, levels + 1)]
 
-    def head(j, head_name):
-        return segmentation_head(grid[(0, j)], num_classes, activation, name=head_name,
-                                 upsample=strides[0])
 
-    if deep_supervision or prune_level is not None:
-        outputs = [head(j, f"head_l{j}") for j in range(1, levels + 1)]
-    else:
-        outputs = head(levels, "head")
-    model = finish_model(inputs, outputs, name=name, encoder_freeze=encoder_freeze)
-    return model if prune_level is None else prune(model, prune_level)
+def _finish(model: keras.Model, options: dict) -> keras.Model:
+    level = options["prune_level"]
+    return model if level is None else prune(model, level)
+
+
+unet_plus_plus = register_architecture(
+    Architecture("unet_plus_plus", _decoder,
+                 {"decoder_filters": None, "deep_supervision": False, "prune_level": None},
+                 finish=_finish),
+    "unet++", "unetpp", "unetplusplus", "nested_unet", doc="""
+    Build a U-Net++: image (B, H, W, C) -> (B, H, W, num_classes), float32, same padding.
+
+    Zhou et al., DLMIA 2018; TMI 2019 (arXiv 1912.05074): nested dense skips.
+    With the plain encoder at ``encoder_options={"filters": 32}``
+    (32-64-128-256-512) this has 9,041,601 parameters for one class: the
+    paper's 9.04M (TMI 2019, Table 2). Encoders without stride-1 features
+    (ResNet, EfficientNet) get their head logits bilinearly up-sampled from
+    stride 2 to full resolution.
+
+    Decoder options:
+        decoder_filters: one width per node row i = 0..L-1 (shallowest first);
+            default :func:`zoo.models.base.default_decoder_width` per stride.
+        deep_supervision: a 1x1 head on every top node ``X(0, 1..L)``, named
+            ``head_l1`` ... ``head_lL`` (L = depth; ``head_lL`` has role
+            ``mask``, the others ``side``); without it the one output ``head``
+            reads ``X(0, L)``. Train with one loss per head
+            (:func:`zoo.losses.deep_supervision`); at inference average the
+            heads ("accurate" mode) or take one ("fast" mode, :func:`prune`).
+        prune_level: return the pruned sub-network ending at ``X(0, level)``
+            (built with deep supervision, then cut; see :func:`prune`).
+    """)
 
 
 def prune(model: keras.Model, level: int) -> keras.Model:
     """The U-Net++ sub-network ending at ``X(0, level)`` (TMI 2019, Sec. III-C).
 
     It shares the trained layers (and weights) of ``model``; its output equals
-    ``model``'s ``head_l{level}`` output exactly, and it skips every node it
-    does not need (the deeper encoder levels too, for the plain encoder).
-    ``model`` must have been built with ``deep_supervision=True``.
+    ``model``'s level-``level`` output exactly, and it skips every node it does
+    not need: the decoder nodes beyond the level and the deeper encoder levels
+    (the nested ``encoder`` is cut after the maps the level reads). ``model`` must
+    have deep-supervision outputs (``deep_supervision=True``); the outputs'
+    declared roles and levels (:func:`zoo.models.output_roles`) say which.
     """
-    levels = [int(n.removeprefix("head_l")) for n in model.output_names
-              if n.startswith("head_l")]
-    if not levels:
-        raise ValueError(f"cannot prune {model.name!r}: it has no deep-supervision heads; "
+    roles = output_roles(model)
+    levels = {lvl: name for name, (role, lvl) in roles.items()
+              if role in ("mask", "side") and lvl is not None}
+    if not any(role == "side" for role, _ in roles.values()):
+        raise ValueError(f"cannot prune {model.name!r}: it has no deep-supervision outputs; "
                          "build it with deep_supervision=True to prune")
     if level not in levels:
         raise ValueError(f"cannot prune {model.name!r} to level {level}: its levels are "
-                         f"{', '.join(map(str, levels))}")
-    output = model.get_layer(f"head_l{level}").output
-    return keras.Model(model.inputs, output, name=f"{model.name}_l{level}")
+                         f"{', '.join(map(str, sorted(levels)))}")
+    head = keras.Model(model.inputs, model.get_layer(levels[level]).output,
+                       name=f"{model.name}_l{level}")
+    encoder = model.get_layer("encoder")
+    needed = level + 1  # X(0, level) reads the encoder maps X(0..level, 0)
+    if len(encoder.outputs) <= needed:
+        return head
+
+    def share(layer):  # the same layers; the encoder cut after the maps the level reads
+        if layer is encoder:
+            return keras.Model(encoder.inputs, encoder.outputs[:needed], name="encoder")
+        return layer
+
+    return keras.models.clone_model(head, clone_function=share)
