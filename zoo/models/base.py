@@ -160,8 +160,9 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
                 **options) -> keras.Model:
     """Build ``architecture`` on ``encoder``; see any generated builder's docstring."""
     arch = architecture
+    spec = get_encoder(encoder)
     unknown = set(options) - set(arch.options)
-    encoder_keys = sorted(unknown & set(get_encoder(encoder).options))
+    encoder_keys = sorted(unknown & set(spec.options))
     if encoder_keys:
         raise TypeError(
             f"{', '.join(encoder_keys)} is an option of encoder {encoder!r}, not of the model: "
@@ -171,7 +172,7 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
         raise TypeError(
             f"{arch.name} got unexpected option(s) {sorted(unknown)}; its decoder options are: "
             f"{', '.join(sorted(arch.options)) or 'none'}; model options: "
-            f"{', '.join(MODEL_OPTIONS)}; encoder options go in encoder_options={{...}}"
+            f"{', '.join(MODEL_DEFAULTS)}; encoder options go in encoder_options={{...}}"
         )
     options = {**arch.options, **options}
     batch_norm = arch.batch_norm if batch_norm is None else batch_norm
@@ -185,7 +186,6 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
     if input_size == "any" and padding == "valid":
         raise ValueError("input_size='any' works with padding='same' only; valid-padding "
                          "sizes are chosen with zoo.unet_input_size")
-    spec = get_encoder(encoder)
     depth = spec.check(depth, padding)
     _check_input_shape(input_shape, depth, padding, check_sides=input_size == "strict")
 
@@ -264,9 +264,11 @@ def default_decoder_width(features: dict, stride: int) -> int:
     return 16 * stride
 
 
-MODEL_OPTIONS = ("encoder_weights", "encoder_freeze", "encoder_options", "depth", "padding",
-                 "batch_norm", "dropout", "activation", "input_size", "cgm", "cgm_dropout",
-                 "cgm_threshold", "name")
+# The model options every builder takes; None: the architecture's own default.
+MODEL_DEFAULTS = {"encoder_weights": None, "encoder_freeze": False, "encoder_options": None,
+                  "depth": None, "padding": "same", "batch_norm": None, "dropout": None,
+                  "activation": "auto", "input_size": "strict", "cgm": False,
+                  "cgm_dropout": 0.5, "cgm_threshold": 0.5, "name": None}
 COMMON_DOC = """
     Model options (every architecture; :func:`zoo.models.base.build_model`):
         input_shape: (H, W, C); H and W may be ``None`` with same padding.
@@ -323,10 +325,8 @@ def register_architecture(architecture: Architecture, *aliases: str, doc: str) -
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    defaults = {"encoder_weights": None, "encoder_freeze": False, "encoder_options": None,
-                "depth": None, "padding": "same", "batch_norm": arch.batch_norm,
-                "dropout": arch.dropout, "activation": "auto", "input_size": "strict",
-                "cgm": False, "cgm_dropout": 0.5, "cgm_threshold": 0.5, "name": arch.name}
+    defaults = {**MODEL_DEFAULTS, "batch_norm": arch.batch_norm, "dropout": arch.dropout,
+                "name": arch.name}
     builder.__signature__ = inspect.Signature(
         [inspect.Parameter("input_shape", positional, default=(None, None, 1)),
          inspect.Parameter("num_classes", positional, default=1),
