@@ -5,84 +5,101 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.registry import MODELS
 
 SMALL = {  # the smallest configurations that exercise each decoder fully
+    "deeplabv3_plus": {"aspp_filters": 8, "low_level_filters": 4, "decoder_filters": 8},
+    "fcn": {"fc_filters": 8, "fc_dropout": 0.0},
     "unet": {},
     "unet_3plus": {"cat_channels": 4},
     "unet_plus_plus": {},
 }
-ENCODERS = {"plain": {"encoder_options": {"filters": 4}, "depth": 3}, "resnet18": {},
-            "efficientnetb0": {}, "vgg16": {"depth": 4}}
-# Every backend runs two encoders per architecture; the others run in the slow pass.
-ENCODER_PARAMS = [name if name in ("plain", "resnet18") else
-                  pytest.param(name, marks=pytest.mark.slow) for name in ENCODERS]
+# One encoder per family; DeepLabV3+'s output stride: dilated where the encoder can
+# (plain: two stages, resnet18: one), else the encoder's own. Every backend runs plain and
+# resnet18; the other families' first fit traces a large graph (minutes on a 2-core CPU),
+# so they run in the slow (TensorFlow) pass, as does a build of every other pair.
+FAMILIES = {"plain": ({"encoder_options": {"filters": 4}, "depth": 3}, 4),
+            "resnet18": ({}, 16), "efficientnetb0": ({}, 32), "vgg16": ({"depth": 4}, 16),
+            "mobilenetv3small": ({}, 32), "densenet121": ({}, 32), "convnext_tiny": ({}, 32)}
+DILATED = set(zoo.encoders.dilatable_encoders())
+
+
+def options(model, encoder):
+    encoder_options, output_stride = FAMILIES.get(
+        encoder, ({}, 16 if encoder in DILATED else 32))
+    extra = {"output_stride": output_stride} if model == "deeplabv3_plus" else {}
+    return {**SMALL[model], **encoder_options, **extra}
 
 
 def build(model, encoder, **kwargs):
     size = 32 if encoder != "plain" else 16
     return zoo.build(model, input_shape=(size, size, 1), num_classes=2, encoder=encoder,
-                     **SMALL[model], **ENCODERS[encoder], **kwargs)
+                     **options(model, encoder), **kwargs)
 
 
-@pytest.mark.parametrize("encoder", ENCODER_PARAMS)
+def test_every_architecture_is_registered():
+    assert set(SMALL) <= set(zoo.list_models())
+
+
+@pytest.mark.parametrize("encoder", [name if name in ("plain", "resnet18") else
+                                     pytest.param(name, marks=pytest.mark.slow)
+                                     for name in FAMILIES])
 @pytest.mark.parametrize("model_name", sorted(SMALL))
-class TestEveryArchitecture:
-    def test_registered(self, model_name, encoder):
-        assert model_name in zoo.list_models()
+def test_contract(model_name, encoder, tmp_path):
+    """Shapes, float32 softmax, one mask output, .keras round trip, freeze, fit."""
+    model = build(model_name, encoder, dropout=0.0)
+    size = model.input_shape[1]
+    left = np.arange(size) < size // 2  # a target every architecture can learn, FCN included
+    x = 0.5 * np.random.default_rng(0).random((4, size, size, 1), "float32") + 0.5 * left[:, None]
+    out = model.predict(x, verbose=0)
+    assert out.shape == (4, size, size, 2) and out.dtype == np.float32
+    np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
+    assert [role for role, _ in zoo.models.output_roles(model).values()] == ["mask"]
 
-    def test_output_shape_and_float32_softmax(self, model_name, encoder):
-        model = build(model_name, encoder)
-        size = model.input_shape[1]
-        x = np.random.default_rng(0).random((2, size, size, 1), "float32")
-        out = model.predict(x, verbose=0)
-        assert out.shape == (2, size, size, 2) and out.dtype == np.float32
-        np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), out, rtol=1e-6, atol=1e-6)
 
-    def test_round_trip(self, model_name, encoder, tmp_path):
-        model = build(model_name, encoder)
-        size = model.input_shape[1]
-        x = np.random.default_rng(1).random((1, size, size, 1), "float32")
-        model.save(tmp_path / "m.keras")
-        loaded = keras.saving.load_model(tmp_path / "m.keras")
-        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                                   rtol=1e-6, atol=1e-6)
+    full = len(model.trainable_weights)
+    frozen = build(model_name, encoder, encoder_freeze=True)
+    assert not frozen.get_layer("encoder").trainable
+    assert len(frozen.trainable_weights) == full - len(
+        model.get_layer("encoder").trainable_weights)
+    zoo.unfreeze_encoder(frozen)
+    assert len(frozen.trainable_weights) == full
 
-    def test_outputs_declare_their_roles(self, model_name, encoder):
-        roles = zoo.models.output_roles(build(model_name, encoder, deep_supervision=True)
-                                        if model_name != "unet" else build(model_name, encoder))
+    y = keras.utils.to_categorical(np.broadcast_to(left, (4, size, size)), 2)
+    model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
+    history = model.fit(x, y, epochs=8, batch_size=4, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoder", [name for name in zoo.list_encoders()
+                                     if name not in FAMILIES])
+@pytest.mark.parametrize("model_name", sorted(SMALL))
+def test_every_pair_builds(model_name, encoder):
+    assert build(model_name, encoder).output_shape == (None, 32, 32, 2)
+
+
+@pytest.mark.parametrize("encoder", ["plain", "resnet18"])
+@pytest.mark.parametrize("model_name", sorted(SMALL))
+class TestPipelineOptions:
+    def test_deep_supervision_roles(self, model_name, encoder):
+        supervised = "deep_supervision" in MODELS.get(model_name).architecture.options
+        roles = zoo.models.output_roles(build(model_name, encoder,
+                                              **({"deep_supervision": True} if supervised else {})))
         assert [role for role, _ in roles.values()].count("mask") == 1
-
-    def test_freeze_and_unfreeze(self, model_name, encoder):
-        full = len(build(model_name, encoder).trainable_weights)
-        model = build(model_name, encoder, encoder_freeze=True)
-        frozen = model.get_layer("encoder")
-        assert not frozen.trainable
-        assert len(model.trainable_weights) < full
-        zoo.unfreeze_encoder(model)
-        assert frozen.trainable and len(model.trainable_weights) == full
+        assert len(roles) > 1 or not supervised
 
     def test_any_input_size_pads_and_crops_back(self, model_name, encoder):
-        model = build(model_name, encoder, input_size="any")
         x = np.random.default_rng(2).random((1, 19, 27, 1), "float32")
-        strict = build(model_name, encoder)
         with pytest.raises(ValueError, match="divisible"):
-            zoo.build(model_name, input_shape=(19, 27, 1), encoder=encoder, **SMALL[model_name],
-                      **ENCODERS[encoder])
-        assert strict.output_shape[1:3] == model.output_shape[1:3]
+            zoo.build(model_name, input_shape=(19, 27, 1), encoder=encoder,
+                      **options(model_name, encoder))
         variable = zoo.build(model_name, input_shape=(None, None, 1), num_classes=2,
-                             encoder=encoder, input_size="any", **SMALL[model_name],
-                             **ENCODERS[encoder])
+                             encoder=encoder, input_size="any", **options(model_name, encoder))
         assert variable.predict(x, verbose=0).shape == (1, 19, 27, 2)
-
-    def test_fit_lowers_the_loss(self, model_name, encoder):
-        keras.utils.set_random_seed(0)
-        model = build(model_name, encoder, dropout=0.0)
-        size = model.input_shape[1]
-        x = np.random.default_rng(3).random((4, size, size, 1), "float32")
-        y = keras.utils.to_categorical(x[..., 0] > 0.5, 2)
-        model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
-        history = model.fit(x, y, epochs=8, batch_size=4, verbose=0).history["loss"]
-        assert history[-1] < history[0]
 
     def test_mixed_precision(self, model_name, encoder):
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -95,8 +112,13 @@ class TestEveryArchitecture:
 
 @pytest.mark.parametrize("alias,name", [("unet++", "unet_plus_plus"), ("unetpp", "unet_plus_plus"),
                                         ("UNet3+", "unet_3plus"), ("unet3plus", "unet_3plus"),
-                                        ("unet_3plus", "unet_3plus")])
+                                        ("unet_3plus", "unet_3plus"), ("fcn8s", "fcn"),
+                                        ("DeepLabV3+", "deeplabv3_plus")])
 def test_aliases(alias, name):
-    model = zoo.build(alias, input_shape=(16, 16, 1), encoder_options={"filters": 2}, depth=2,
-                      **({"cat_channels": 2} if name == "unet_3plus" else {}))
+    model = zoo.build(alias, input_shape=(16, 16, 1), encoder="plain",
+                      encoder_options={"filters": 2}, depth=2,
+                      **{"unet_3plus": {"cat_channels": 2},
+                         "fcn": {"fc_filters": 2, "variant": "32s"},
+                         "deeplabv3_plus": {"output_stride": 4, "aspp_filters": 2,
+                                            "decoder_filters": 2}}.get(name, {}))
     assert model.name == name

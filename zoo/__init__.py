@@ -1,6 +1,7 @@
-"""unet-zoo: U-Net, U-Net++ and U-Net 3+ for Keras 3 on every backend.
+"""unet-zoo: U-Net, U-Net++, U-Net 3+ and the FCN / DeepLabV3+ baselines for Keras 3.
 
-Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`,
+Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`, :func:`fcn`,
+:func:`deeplabv3_plus`,
 :func:`prune`, :func:`predict_tiled`, :func:`count_flops`, :func:`build`, :func:`list_models`,
 :func:`list_encoders`, :func:`unfreeze_encoder`, :func:`unet_output_size`,
 :func:`unet_input_size`.
@@ -13,7 +14,7 @@ from .encoders import get_encoder, list_encoders, unfreeze_encoder
 from .flops import count_flops
 from .geometry import unet_input_size, unet_output_size
 from .inference import predict_tiled
-from .models import prune, unet, unet_3plus, unet_plus_plus
+from .models import deeplabv3_plus, fcn, prune, unet, unet_3plus, unet_plus_plus
 from .registry import MODELS
 
 __version__ = "0.1.0"
@@ -47,8 +48,8 @@ def list_models() -> list[str]:
 
 
 __all__ = [
-    "build", "count_flops", "data", "evaluation", "get_encoder", "list_encoders",
-    "list_models", "losses", "metrics", "postprocess", "predict_tiled", "prune", "training", "unet",
-    "unet_3plus", "unet_plus_plus",
-    "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
+    "build", "count_flops", "data", "deeplabv3_plus", "evaluation", "fcn", "get_encoder",
+    "list_encoders", "list_models", "losses", "metrics", "postprocess", "predict_tiled", "prune",
+    "training", "unet", "unet_3plus", "unet_plus_plus", "unet_input_size", "unet_output_size",
+    "unfreeze_encoder", "__version__",
 ]

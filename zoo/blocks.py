@@ -6,23 +6,28 @@ All tensors are channels-last: (B, H, W, C).
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 HE_NORMAL = "he_normal"  # Ronneberger et al. 2015, Sec. 3: std sqrt(2/N), N = k*k*C_in
 
 
 def conv_block(x, filters: int, *, name: str, padding: str = "same", batch_norm: bool = False,
-               convs: int = 2, kernel_size: int = 3):
+               convs: int = 2, kernel_size: int = 3, dilation_rate: int = 1,
+               separable: bool = False):
     """``convs`` x (3x3 conv -> [BN] -> ReLU); (B, H, W, C) -> (B, H', W', filters).
 
     With ``padding="valid"`` each conv trims 1 px per side (U-Net, Sec. 2).
     Layers are named ``{name}_conv{i}`` (+ ``_bn{i}``, ``_relu{i}`` with batch norm).
+    ``separable``: depthwise-separable convs (``keras.layers.SeparableConv2D``).
     """
+    conv = layers.SeparableConv2D if separable else layers.Conv2D
+    initializer = "depthwise_initializer" if separable else "kernel_initializer"
     for i in range(1, convs + 1):
-        x = layers.Conv2D(
+        x = conv(
             filters, kernel_size, padding=padding, use_bias=not batch_norm,
-            activation=None if batch_norm else "relu",
-            kernel_initializer=HE_NORMAL, name=f"{name}_conv{i}",
+            activation=None if batch_norm else "relu", dilation_rate=dilation_rate,
+            name=f"{name}_conv{i}", **{initializer: HE_NORMAL},
         )(x)
         if batch_norm:
             x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
@@ -105,23 +110,45 @@ def output_roles(model) -> dict[str, tuple[str, int | None]]:
 
 def segmentation_head(x, num_classes: int, activation: str | None, *, name: str = "head",
                       role: str = "mask", level: int | None = None, kernel_size: int = 1,
-                      upsample: int = 1):
+                      upsample: int = 1, logits: bool = False):
     """Conv to ``num_classes`` [-> bilinear x``upsample``] -> activation, all in float32.
 
-    (B, h, w, C) -> (B, h * upsample, w * upsample, num_classes). The output
+    (B, h, w, C) -> (B, h * upsample, w * upsample, num_classes); with
+    ``logits`` ``x`` already holds the class scores and gets no conv. The output
     layer (a :class:`HeadOutput` declaring ``role`` and ``level``) is named
     ``name``, so it keys ``model.fit`` losses. Computing the head in float32
     keeps softmax/sigmoid and the losses safe under ``mixed_float16``.
     Up-sampling the class logits rather than the features is the cheap order
     used by U-Net 3+'s side outputs (Huang et al. 2020).
     """
-    x = layers.Conv2D(num_classes, kernel_size, padding="same", kernel_initializer=HE_NORMAL,
-                      dtype="float32", name=f"{name}_conv")(x)
+    if not logits:
+        x = layers.Conv2D(num_classes, kernel_size, padding="same",
+                          kernel_initializer=HE_NORMAL, dtype="float32", name=f"{name}_conv")(x)
     if upsample > 1:
         x = layers.UpSampling2D(upsample, interpolation="bilinear", dtype="float32",
                                 name=f"{name}_upsample")(x)
     return HeadOutput(resolve_activation(activation, num_classes), role=role, level=level,
                       dtype="float32", name=name)(x)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class BilinearUpsampling(keras.initializers.Initializer):
+    """Kernel of a ``Conv2DTranspose(C, 2f, strides=f, padding="same")`` that up-samples
+    each of its C channels f times by bilinear interpolation (FCN, Long et al. 2015,
+    Sec. 3.3). Shape (2f, 2f, C, C): the separable tent filter
+    ``(1 - |i - c| / f)`` on the diagonal, zeros elsewhere.
+    """
+
+    def __call__(self, shape, dtype=None):
+        size, _, out_channels, in_channels = shape
+        if size != shape[1] or size % 2 or out_channels != in_channels:
+            raise ValueError(f"bilinear up-sampling needs a (2f, 2f, C, C) kernel, got {shape}")
+        factor = size // 2
+        tent = 1 - np.abs(np.arange(size) - (factor - 0.5)) / factor
+        kernel = np.zeros(shape, "float32")
+        for channel in range(in_channels):
+            kernel[:, :, channel, channel] = np.outer(tent, tent)
+        return ops.convert_to_tensor(kernel, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

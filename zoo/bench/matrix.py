@@ -23,6 +23,10 @@ from pathlib import Path
 from . import machine, subjects
 
 ALL_ENCODERS = ["plain", "resnet34", "resnet50", "efficientnetb0"]
+U_NETS = ["unet", "unet_plus_plus", "unet_3plus"]
+BASELINES = ["fcn", "deeplabv3_plus"]
+#: one encoder per family the U-Net family is not otherwise measured with
+NEW_FAMILIES = ["mobilenetv2", "mobilenetv3large", "densenet121", "convnext_tiny"]
 ALL_PEERS = ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d",
              "kuc:unet_3plus_2d"]
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -35,10 +39,17 @@ FULL = {
     "size": 256, "batch": 2, "steps": 3, "warmup": 2, "fit_steps": 2, "timeout_s": 1200,
     "train": TRAIN,
     "groups": [
-        {"kind": "speed", "models": ["*"], "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
-        {"kind": "pair", "models": ["*"], "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
-        {"kind": "train", "models": ["*"], "encoders": ["resnet34"],
+        {"kind": "speed", "models": U_NETS, "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
+        {"kind": "pair", "models": U_NETS, "encoders": ALL_ENCODERS, "peers": ALL_PEERS},
+        {"kind": "train", "models": U_NETS, "encoders": ["resnet34"],
          "peers": ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d"]},
+        # The baselines and U-Nets on the other encoder families, at the same settings
+        # (batch norm, as every zoo cell) and training budget.
+        {"kind": "speed", "models": ["fcn"], "encoders": ["vgg16", "resnet34"]},
+        {"kind": "speed", "models": ["deeplabv3_plus"], "encoders": ["resnet34", "resnet50"]},
+        {"kind": "speed", "models": ["unet"], "encoders": NEW_FAMILIES},
+        {"kind": "train", "models": ["fcn", "deeplabv3_plus"], "encoders": ["resnet34"]},
+        {"kind": "train", "models": ["unet"], "encoders": NEW_FAMILIES},
         {"kind": "speed", "models": ["unet", "unet_plus_plus"],
          "encoders": ["plain", "resnet34"], "backends": ["jax"]},
         {"kind": "speed", "models": ["unet_3plus"], "encoders": ["resnet34"],

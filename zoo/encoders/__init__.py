@@ -24,6 +24,11 @@ def list_encoders() -> dict[str, dict]:
     }
 
 
+def dilatable_encoders() -> list[str]:
+    """Encoders that can dilate their deepest stages (``output_stride``, DeepLab)."""
+    return [name for name in ENCODERS.names() if ENCODERS.get(name).output_strides]
+
+
 def set_encoder_trainable(model, trainable: bool) -> None:
     """Freeze (``False``) or unfreeze the encoder of a zoo model, in place.
 
@@ -44,5 +49,5 @@ def unfreeze_encoder(model) -> None:
     set_encoder_trainable(model, True)
 
 
-__all__ = ["EncoderFeatures", "EncoderSpec", "get_encoder", "list_encoders",
+__all__ = ["EncoderFeatures", "EncoderSpec", "dilatable_encoders", "get_encoder", "list_encoders",
            "set_encoder_trainable", "unfreeze_encoder"]

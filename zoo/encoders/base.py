@@ -2,8 +2,14 @@
 
 An encoder maps an input tensor (B, H, W, C) to feature maps keyed by stride:
 ``{1: (B, H, W, C1), 2: (B, H/2, W/2, C2), ..., 2**depth: bottleneck}``. Encoders
-that have no stride-1 features (ResNet, EfficientNet) start at stride 2.
-Decoders consume only this dictionary, so any decoder works with any encoder.
+that have no stride-1 features (ResNet, EfficientNet) start at stride 2
+(ConvNeXt at 4). Decoders consume only this dictionary, so any decoder works
+with any encoder.
+
+``output_stride`` (DeepLab's atrous encoder, Chen et al. 2018, Sec. 3.1): an
+encoder listing it in ``output_strides`` replaces the down-sampling of its
+stages deeper than ``output_stride`` by dilated convolutions. The maps keep
+their keys (the stage's nominal stride) but are H/output_stride in size.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ class EncoderFeatures:
 class EncoderSpec:
     """A registered encoder.
 
-    ``build(inputs, *, depth, padding, weights, **options) -> EncoderFeatures``.
+    ``build(inputs, *, depth, padding, weights, output_stride, **options) ->
+    EncoderFeatures`` (``output_stride`` is None or one of ``output_strides``).
     ``channels`` are the feature channels per stride at the default options;
     ``input_range`` is the pixel range the user feeds in.
     """
@@ -47,6 +54,7 @@ class EncoderSpec:
     input_range: tuple[float, float] = (0.0, 1.0)
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    output_strides: tuple[int, ...] = ()
 
     def check(self, depth: int | None, padding: str) -> int:
         """Validate ``depth`` and ``padding`` for this encoder; returns the depth to use."""
@@ -63,8 +71,22 @@ class EncoderSpec:
         return depth
 
     def __call__(self, inputs, *, depth: int | None = None, padding: str = "same",
-                 weights: str | None = None, **options) -> EncoderFeatures:
+                 weights: str | None = None, output_stride: int | None = None,
+                 **options) -> EncoderFeatures:
         depth = self.check(depth, padding)
+        if output_stride == 2**depth:
+            output_stride = None
+        if output_stride is not None and (output_stride not in self.output_strides
+                                          or output_stride > 2**depth):
+            from . import dilatable_encoders  # the registry, at call time
+
+            can = (f"it supports {list(self.output_strides)}" if self.output_strides
+                   else "it cannot dilate its stages")
+            raise ValueError(
+                f"encoder {self.name!r} cannot run at output stride {output_stride} at depth "
+                f"{depth} ({can}); encoders with dilated stages: "
+                f"{', '.join(dilatable_encoders())}; or use output_stride={2**depth}"
+            )
         unknown = set(options) - set(self.options)
         if unknown:
             accepted = ", ".join(sorted(self.options)) or "none"
@@ -73,4 +95,4 @@ class EncoderSpec:
                 f"it accepts: {accepted}"
             )
         return self.build(inputs, depth=depth, padding=padding, weights=weights,
-                          **{**self.options, **options})
+                          output_stride=output_stride, **{**self.options, **options})

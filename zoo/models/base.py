@@ -57,8 +57,11 @@ class Architecture:
     ``decoder(features, *, padding, batch_norm, **options) -> list[Head]`` where
     ``features`` maps stride -> (B, H/stride, W/stride, C) encoder maps (the
     deepest after dropout). ``options`` holds the decoder's own keyword
-    arguments and their defaults; ``finish(model, options)`` may rework the
-    built model (U-Net++ pruning).
+    arguments and their defaults; those named in ``encoder_keys`` go to the
+    encoder too (DeepLab's ``output_stride``). ``logits``: the decoder ends in
+    class scores itself (FCN): it also gets ``num_classes`` and its heads add
+    no conv. ``finish(model, options)`` may rework the built model (U-Net++
+    pruning). ``encoder`` is the builder's default encoder.
     """
 
     name: str
@@ -68,6 +71,9 @@ class Architecture:
     dropout: float = 0.0
     batch_norm: bool = False
     finish: Callable[[keras.Model, dict], keras.Model] | None = None
+    encoder: str = "plain"
+    encoder_keys: tuple[str, ...] = ()
+    logits: bool = False
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -195,10 +201,12 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
     if "batch_norm" in spec.options:
         encoder_options.setdefault("batch_norm", batch_norm)
     features = dict(spec(x, depth=depth, padding=padding, weights=encoder_weights,
-                         **encoder_options).features)
+                         **{k: options[k] for k in arch.encoder_keys}, **encoder_options).features)
     deepest = max(features)
     if dropout:
         features[deepest] = layers.Dropout(dropout, name="bottleneck_dropout")(features[deepest])
+    if arch.logits:
+        options["num_classes"] = num_classes
     heads = arch.decoder(features, padding=padding, batch_norm=batch_norm, **options)
 
     probability = _classification_module(features[deepest], cgm_dropout) if cgm else None
@@ -206,7 +214,7 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
     for head in heads:
         out = segmentation_head(head.tensor, num_classes, activation, role=head.role,
                                 level=head.level, kernel_size=head.kernel_size,
-                                upsample=head.stride,
+                                upsample=head.stride, logits=arch.logits,
                                 name=f"{head.name}_ungated" if cgm else head.name)
         if cgm:
             out = ClassificationGate(cgm_threshold, role=head.role, level=head.level,
@@ -314,13 +322,14 @@ COMMON_DOC = """
 def register_architecture(architecture: Architecture, *aliases: str, doc: str) -> Callable:
     """Register ``architecture`` under its name and ``aliases``; returns its builder.
 
-    The builder is ``f(input_shape=(None, None, 1), num_classes=1, encoder="plain",
-    **options)`` with a full signature (model options, then the decoder's
-    options) and ``doc`` + the shared options' documentation as docstring.
+    The builder is ``f(input_shape=(None, None, 1), num_classes=1,
+    encoder=architecture.encoder, **options)`` with a full signature (model
+    options, then the decoder's options) and ``doc`` + the shared options'
+    documentation as docstring.
     """
     arch = architecture
 
-    def builder(input_shape=(None, None, 1), num_classes=1, encoder="plain", **options):
+    def builder(input_shape=(None, None, 1), num_classes=1, encoder=arch.encoder, **options):
         return build_model(arch, input_shape, num_classes, encoder, **options)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -330,7 +339,7 @@ def register_architecture(architecture: Architecture, *aliases: str, doc: str) -
     builder.__signature__ = inspect.Signature(
         [inspect.Parameter("input_shape", positional, default=(None, None, 1)),
          inspect.Parameter("num_classes", positional, default=1),
-         inspect.Parameter("encoder", positional, default="plain")]
+         inspect.Parameter("encoder", positional, default=arch.encoder)]
         + [inspect.Parameter(k, keyword, default=v) for k, v in {**defaults,
                                                                   **arch.options}.items()],
         return_annotation=keras.Model)
