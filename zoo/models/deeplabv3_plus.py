@@ -81,14 +81,9 @@ def deeplabv3_plus_decoder(features: dict[int, object], *, output_stride: int = 
                       name="decoder")
 
 
-def _decoder(features, *, padding: str, batch_norm: bool, output_stride=16, atrous_rates=None,
-             aspp_filters=256, low_level_filters=48, decoder_filters=256,
-             separable=False) -> list[Head]:
-    x = deeplabv3_plus_decoder(features, output_stride=output_stride, atrous_rates=atrous_rates,
-                               aspp_filters=aspp_filters, low_level_filters=low_level_filters,
-                               decoder_filters=decoder_filters, separable=separable,
-                               batch_norm=batch_norm)
-    return [Head(x, "head", stride=LOW_LEVEL_STRIDE)]
+def _decoder(features, *, padding: str, batch_norm: bool, **options) -> list[Head]:
+    return [Head(deeplabv3_plus_decoder(features, batch_norm=batch_norm, **options), "head",
+                 stride=LOW_LEVEL_STRIDE)]
 
 
 deeplabv3_plus = register_architecture(

@@ -68,11 +68,10 @@ def fcn_decoder(features: dict[int, object], *, num_classes: int, variant: str =
     return _upscore(score, stride, f"upscore{stride}", trainable=False)
 
 
-def _decoder(features, *, num_classes: int, padding: str, batch_norm: bool, variant="8s",
-             fc_filters=4096, fc_dropout=0.5) -> list[Head]:
-    return [Head(fcn_decoder(features, num_classes=num_classes, variant=variant,
-                             fc_filters=fc_filters, fc_dropout=fc_dropout,
-                             batch_norm=batch_norm), "head")]
+def _decoder(features, *, num_classes: int, padding: str, batch_norm: bool,
+             **options) -> list[Head]:
+    return [Head(fcn_decoder(features, num_classes=num_classes, batch_norm=batch_norm,
+                             **options), "head")]
 
 
 fcn = register_architecture(
