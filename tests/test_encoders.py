@@ -145,7 +145,8 @@ def test_plain_encoder_freezes_its_layers():
 
 @pytest.mark.parametrize("name", ["resnet18", "efficientnetb0",
                                   *(pytest.param(n, marks=SLOW) for n in
-                                    ("resnet50", "resnet50v2", "efficientnetv2b0", "vgg16"))])
+                                    ("resnet50", "resnet50v2", "efficientnetv2b0", "vgg16",
+                                     "mobilenetv2", "densenet121", "convnext_tiny"))])
 def test_round_trip_per_family(name, tmp_path):
     model = zoo.unet((32, 32, 1), 2, encoder=name, encoder_freeze=True)
     x = np.random.default_rng(0).random((1, 32, 32, 1), "float32")

@@ -17,11 +17,15 @@ SMALL = {  # the smallest configurations that exercise each decoder fully
 # One encoder per family; DeepLabV3+'s output stride: dilated where the encoder can
 # (plain: two stages, resnet18: one), else the encoder's own. Every backend runs the whole
 # contract for every architecture on plain and resnet18; the other families' first fit
-# traces a large graph (minutes on a 2-core CPU), so their contract runs with the U-Net in
-# the slow (TensorFlow) pass, and every other pair is built there.
+# traces a large graph (minutes on a 2-core CPU), so three of them run the contract with the
+# U-Net in the slow (TensorFlow) pass, and every architecture is built on every family
+# there. Members of one family differ in depth and width only; tests/test_encoders.py
+# checks each member's declared strides and channels.
 FAMILIES = {"plain": ({"encoder_options": {"filters": 4}, "depth": 3}, 4),
             "resnet18": ({}, 16), "efficientnetb0": ({}, 32), "vgg16": ({"depth": 4}, 16),
-            "mobilenetv3small": ({}, 32), "densenet121": ({}, 32), "convnext_tiny": ({}, 32)}
+            "mobilenetv3small": ({}, 32), "resnet50": ({}, 16), "resnet50v2": ({}, 32),
+            "efficientnetv2b0": ({}, 32), "mobilenetv2": ({}, 32), "densenet121": ({}, 32),
+            "convnext_tiny": ({}, 32)}
 DILATED = set(zoo.encoders.dilatable_encoders())
 
 
@@ -45,7 +49,7 @@ def test_every_architecture_is_registered():
 EVERY_BACKEND = ("plain", "resnet18")
 CONTRACTS = [(model, encoder) for model in sorted(SMALL) for encoder in EVERY_BACKEND] + [
     pytest.param("unet", encoder, marks=pytest.mark.slow)
-    for encoder in FAMILIES if encoder not in EVERY_BACKEND]
+    for encoder in ("efficientnetb0", "vgg16", "mobilenetv3small")]
 
 
 @pytest.mark.parametrize("model_name,encoder", CONTRACTS)
@@ -73,16 +77,16 @@ def test_contract(model_name, encoder, tmp_path):
     assert len(frozen.trainable_weights) == full
 
     y = keras.utils.to_categorical(np.broadcast_to(left, (4, size, size)), 2)
-    model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
+    model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")  # 3e-3: BN spikes
     history = model.fit(x, y, epochs=8, batch_size=4, verbose=0).history["loss"]
     assert history[-1] < history[0]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name,encoder", [
-    (model, encoder) for model in sorted(SMALL) for encoder in zoo.list_encoders()
-    if encoder not in EVERY_BACKEND and not (model == "unet" and encoder in FAMILIES)])
-def test_every_pair_builds(model_name, encoder):
+    (model, encoder) for model in sorted(SMALL) for encoder in FAMILIES
+    if encoder not in EVERY_BACKEND])
+def test_every_architecture_builds_on_every_encoder_family(model_name, encoder):
     assert build(model_name, encoder).output_shape == (None, 32, 32, 2)
 
 
@@ -119,10 +123,10 @@ class TestPipelineOptions:
                                         ("unet_3plus", "unet_3plus"), ("fcn8s", "fcn"),
                                         ("DeepLabV3+", "deeplabv3_plus")])
 def test_aliases(alias, name):
-    model = zoo.build(alias, input_shape=(16, 16, 1), encoder="plain",
-                      encoder_options={"filters": 2}, depth=2,
-                      **{"unet_3plus": {"cat_channels": 2},
-                         "fcn": {"fc_filters": 2, "variant": "32s"},
-                         "deeplabv3_plus": {"output_stride": 4, "aspp_filters": 2,
-                                            "decoder_filters": 2}}.get(name, {}))
-    assert model.name == name
+    assert MODELS.canonical(alias) == name
+
+
+def test_an_alias_builds_the_canonical_model():
+    model = zoo.build("unet++", input_shape=(16, 16, 1), encoder="plain",
+                      encoder_options={"filters": 2}, depth=2)
+    assert model.name == "unet_plus_plus"

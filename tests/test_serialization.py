@@ -41,3 +41,51 @@ def test_mixed_precision_keeps_the_head_float32(tmp_path):
     assert probs.dtype == np.float32 and np.isfinite(probs).all()
     model.save(tmp_path / "m.keras")
     assert keras.saving.load_model(tmp_path / "m.keras").output.dtype == "float32"
+
+
+CROSS_BACKEND = {  # one model per architecture, every custom layer of the zoo among them
+    "unet_plus_plus": dict(depth=2, deep_supervision=True),
+    "unet_3plus": dict(depth=2, cat_channels=2, deep_supervision=True, cgm=True),
+    "fcn": dict(depth=3, fc_filters=4, fc_dropout=0.0),
+    "deeplabv3_plus": dict(depth=2, output_stride=4, aspp_filters=4, low_level_filters=2,
+                           decoder_filters=4),
+}
+LOAD_ELSEWHERE = """
+import sys, keras, numpy as np, zoo
+data = dict(np.load(sys.argv[1]))
+outputs = {}
+for name in sys.argv[2:]:
+    model = keras.saving.load_model(f"{name}.keras")
+    for i, out in enumerate(keras.ops.convert_to_numpy(o) for o in
+                            keras.tree.flatten(model(data["x"], training=False))):
+        outputs[f"{name}/{i}"] = out
+np.savez(sys.argv[1].replace("inputs", "outputs"), **outputs)
+"""
+
+
+@pytest.mark.slow
+def test_saved_on_one_backend_loads_on_the_other(tmp_path):
+    """A .keras file written on TensorFlow predicts the same on JAX (and vice versa)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
+    expected = {}
+    for name, kwargs in CROSS_BACKEND.items():
+        model = zoo.build(name, input_shape=(16, 16, 1), num_classes=2, encoder="plain",
+                          encoder_options={"filters": 4}, **kwargs)
+        model.save(tmp_path / f"{name}.keras")
+        for i, out in enumerate(keras.tree.flatten(model(x, training=False))):
+            expected[f"{name}/{i}"] = keras.ops.convert_to_numpy(out)
+    np.savez(tmp_path / "inputs.npz", x=x)
+    subprocess.run([sys.executable, "-c", LOAD_ELSEWHERE, str(tmp_path / "inputs.npz"),
+                    *CROSS_BACKEND], cwd=tmp_path, check=True,
+                   env={**os.environ, "KERAS_BACKEND": other, "PYTHONPATH": os.pathsep.join(
+                       [str(Path(zoo.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])})
+    loaded = dict(np.load(tmp_path / "outputs.npz"))
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_allclose(loaded[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
