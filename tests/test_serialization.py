@@ -1,5 +1,10 @@
 """Every model round-trips through a .keras file without custom_objects."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -66,11 +71,6 @@ np.savez(sys.argv[1].replace("inputs", "outputs"), **outputs)
 @pytest.mark.slow
 def test_saved_on_one_backend_loads_on_the_other(tmp_path):
     """A .keras file written on TensorFlow predicts the same on JAX (and vice versa)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
     expected = {}
