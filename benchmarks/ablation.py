@@ -7,8 +7,9 @@ Reads each run directory written by ``zoo.training.train`` (``state.json``,
 and ``metrics.json`` when the run finished) and writes ``NAME.json`` (every
 run's arguments, history and record) and ``NAME.md`` (one row per run: the
 lever's settings, steps, training time, validation V_rand / V_info of the
-kept checkpoint and of the last one, the d4 TTA and post-processed scores
-where measured). Scores are on the validation slices 20..24 only.
+best checkpoint's map and the last one's, and the kept model's scores: its map,
+after post-processing, with TTA, and both, where measured).
+Scores are on the validation slices 20..24 only.
 """
 
 from __future__ import annotations
@@ -28,34 +29,43 @@ def read_run(run_dir: Path) -> dict:
     history = state["history"]
     scored = [p for p in history if "val_v_rand" in p]
     best = max(scored, key=lambda p: p["val_v_rand"]) if scored else {}
+    kept = {k: metrics.get(k) for k in ("v_rand", "v_info", "pixel_error", "post_v_rand",
+                                        "post_v_info")}
     return {"run": run_dir.name, "finished": bool(metrics), "args": metrics.get("args", {}),
             "steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"],
-            "best_step": best.get("step"), "v_rand": best.get("val_v_rand"),
-            "v_info": best.get("val_v_info"), "pixel_error": best.get("val_pixel_error"),
+            "best_step": best.get("step"), "best_v_rand": best.get("val_v_rand"),
+            "best_v_info": best.get("val_v_info"),
             "last_v_rand": scored[-1]["val_v_rand"] if scored else None,
-            "post_v_rand": best.get("val_post_v_rand"), "post_v_info": best.get("val_post_v_info"),
-            "tta": metrics.get("tta"), "kept_step": metrics.get("best_step"),
-            "history": history}
+            "keep": metrics.get("keep", "best"),
+            "kept_step": metrics.get("kept_step", metrics.get("best_step")),  # older records
+            "kept": kept, "tta": metrics.get("tta"), "history": history}
 
 
 def _fmt(value, digits=3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _pair(scores: dict, prefix: str = "") -> str:
+    return f"{_fmt(scores.get(prefix + 'v_rand'), 4)} / {_fmt(scores.get(prefix + 'v_info'), 4)}"
+
+
 def table(rows: list[dict]) -> str:
-    """V_rand / V_info: the checkpoint with the best raw validation V_rand; TTA: the
-    model the run kept (by its monitor), at the step in brackets."""
-    lines = ["| run | steps (best at) | train s | V_rand | V_info | last V_rand | "
-             "TTA V_rand / V_info (kept step) | watershed V_rand / V_info |",
-             "|" + " --- |" * 8]
+    """best map: the checkpoint with the best validation V_rand of the network's map
+    (step in brackets) and the last checkpoint's; kept: the model the run kept (its
+    best checkpoint by the run's monitor, or its last), scored on its map, after the
+    run's post-processing, and with test-time augmentation where measured."""
+    lines = ["| run | steps | train s | best map V_rand / V_info (step) | last map V_rand | "
+             "kept (step) | kept: map V_rand / V_info | post-processed | TTA | "
+             "TTA + post-processed |",
+             "|" + " --- |" * 10]
     for r in rows:
         tta = r["tta"] or {}
-        kept = f" ({r['kept_step']})" if tta else ""
-        steps = f"{r['steps']} ({r['best_step']})" + ("" if r["finished"] else ", cut")
-        lines.append(f"| {r['run']} | {steps} | {r['train_s']:.0f} | {_fmt(r['v_rand'])} | "
-                     f"{_fmt(r['v_info'])} | {_fmt(r['last_v_rand'])} | "
-                     f"{_fmt(tta.get('v_rand'))} / {_fmt(tta.get('v_info'))}{kept} | "
-                     f"{_fmt(r['post_v_rand'])} / {_fmt(r['post_v_info'])} |")
+        steps = f"{r['steps']}" + ("" if r["finished"] else ", cut")
+        lines.append(f"| {r['run']} | {steps} | {r['train_s']:.0f} | "
+                     f"{_fmt(r['best_v_rand'])} / {_fmt(r['best_v_info'])} ({r['best_step']}) | "
+                     f"{_fmt(r['last_v_rand'])} | {r['keep']} ({r['kept_step']}) | "
+                     f"{_pair(r['kept'])} | {_pair(r['kept'], 'post_')} | {_pair(tta)} | "
+                     f"{_pair(tta, 'post_')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -102,6 +102,9 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
     parser.add_argument("--distribute", action="store_true",
                         help="data-parallel over all local devices (JAX: keras.distribution; "
                         "TensorFlow: tf.distribute.MirroredStrategy)")
+    parser.add_argument("--keep", choices=["best", "last"], default="best",
+                        help="the model kept as model.keras and scored: the best validation "
+                        "checkpoint, or the last one (no selection on the validation slices)")
     parser.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation")
     parser.add_argument("--workers", type=int, default=2,
                         help="data loading threads (2 overlaps augmentation with the step)")
@@ -158,6 +161,6 @@ def train(args, scope, build, dataset, validation=None, info=None) -> dict:
         with scope:
             return training.train(build, dataset, args.out, steps=args.steps,
                                   validation=validation, resume=args.resume, budget_s=budget,
-                                  tta=args.tta, verbose=args.verbose, info=info)
+                                  keep=args.keep, tta=args.tta, verbose=args.verbose, info=info)
     except FileExistsError as error:
         raise SystemExit(f"error: {error}") from None

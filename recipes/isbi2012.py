@@ -10,8 +10,9 @@ Trains on slices 0..19 and validates on 20..24 of ../shared/data/isbi2012
 map. Random crops with the paper's augmentation, Adam with cosine
 learning-rate decay, a checkpoint every ``--checkpoint-every`` steps, V_rand
 on the validation slices at each checkpoint (overlap-tile inference), and the
-model with the best validation V_rand kept as ``model.keras``; the scores land
-in ``metrics.json``. ``--final`` trains the same settings on all 25 labelled
+model with the best validation V_rand kept as ``model.keras`` (``--keep last``,
+as the presets do: the last model, no selection); the scores land in
+``metrics.json``. ``--final`` trains the same settings on all 25 labelled
 slices, with no validation and no selection (the last model is kept): the
 model to submit once a preset has been chosen on 20..24.
 
@@ -30,12 +31,12 @@ PRESETS = {
               "patch": 256,
               "batch_size": 4, "lr": 1e-3, "steps": 600, "checkpoint_every": 100,
               "train_minutes": 15.0, "loss": "wce_dice", "ema": 0.99,
-              "postprocess": "watershed", "tta": "d4"},
+              "postprocess": "watershed", "tta": "d4", "keep": "last"},
     "best": {"model": "unet", "encoder": "plain", "encoder_options": {"filters": 16},
              "patch": 256,
              "batch_size": 4, "lr": 1e-3, "steps": 4500, "checkpoint_every": 300,
              "train_minutes": 120.0, "loss": "wce_dice", "ema": 0.99,
-             "postprocess": "watershed", "tta": "d4"},
+             "postprocess": "watershed", "keep": "last"},
 }
 DOC = __doc__.format(presets="\n".join(
     f"    {name}: " + ", ".join(f"{k}={v}" for k, v in preset.items())

@@ -61,6 +61,7 @@ def test_presets_are_documented_and_flags_override_them(recipe):
 
     args = isbi2012.parse(["--recipe", recipe, "--out", "x", "--filters", "4"])
     assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
+    assert args.keep == "last"  # the presets are scored on their last model
     assert f"{recipe}: " in isbi2012.DOC
 
 
@@ -74,6 +75,7 @@ def test_a_preset_runs_two_steps_then_final(isbi, tmp_path):
     _ok(run("isbi2012", "--recipe", recipe, "--out", str(tmp_path / "run"), *tiny))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["recipe"] == recipe and metrics["steps"] == 2
+    assert metrics["keep"] == "last" and metrics["kept_step"] == 2
     assert {"v_rand", "post_v_rand", "post_v_info"} <= set(metrics)
     assert metrics["tta"]["mode"] == "d4" and "post_v_rand" in metrics["tta"]
     # --final: every labelled slice trains (here 0..3 of the 4), nothing is scored

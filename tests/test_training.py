@@ -45,7 +45,8 @@ def test_train_owns_its_run_directory_and_resumes(tmp_path):
     assert {"checkpoint.keras", "state.json", "best.keras", "model.keras",
             "metrics.json"} <= files
     assert record["steps"] == 4 and len(record["history"]) == 2
-    assert {"v_rand", "v_info", "pixel_error", "iou", "dice", "best_step"} <= set(record)
+    assert {"v_rand", "v_info", "pixel_error", "iou", "dice", "kept_step"} <= set(record)
+    assert record["keep"] == "best"
     assert record["train_s"] <= record["wall_s"]
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 4
     with pytest.raises(FileExistsError, match="resume"):
@@ -124,3 +125,24 @@ def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
     assert not all(np.allclose(a, b) for a, b in zip(raw, kept, strict=True))
     record = train(build, dataset, tmp_path, steps=6, resume=True, verbose=0)
     assert record["steps"] == 6
+    six = [w.numpy() for w in keras.saving.load_model(tmp_path / "model.keras").weights]
+    train(build, dataset, tmp_path, steps=6, resume=True, verbose=0)  # nothing left to train
+    again = keras.saving.load_model(tmp_path / "model.keras")  # the EMA weights again
+    for a, b in zip(six, again.weights, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), atol=1e-7)
+
+
+def test_keep_last_keeps_and_scores_the_last_model(tmp_path):
+    import numpy as np
+    import pytest
+
+    record = _tiny_run(tmp_path / "run", steps=6, keep="last")
+    assert record["keep"] == "last" and record["kept_step"] == 6
+    last = record["history"][-1]
+    assert record["v_rand"] == last["val_v_rand"]  # the last point, not the best one
+    kept = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    checkpoint = keras.saving.load_model(tmp_path / "run" / "checkpoint.keras")
+    for a, b in zip(kept.trainable_weights, checkpoint.trainable_weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # no EMA: the last weights
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        _tiny_run(tmp_path / "other", steps=2, keep="first")

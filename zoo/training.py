@@ -6,7 +6,8 @@ A run directory holds, and only ``train`` writes:
   state) and the progress after the last checkpoint, each written by
   write-then-rename, so an interruption leaves the last complete pair;
 - ``best.keras``: the model with the best validation score so far;
-- ``model.keras``: the final model (the best by validation, else the last);
+- ``model.keras``: the kept model (``keep="best"``: the best by validation, else
+  the last; ``keep="last"``: the last);
 - ``metrics.json``: the run's record (scores, steps, times, history).
 """
 
@@ -128,15 +129,9 @@ class EMAWeightsBetweenEpochs(keras.callbacks.Callback):
         super().__init__()
         self.training = None
 
-    def _unshare(self):
-        for variable in self.model.trainable_variables:
-            variable.assign(keras.ops.convert_to_numpy(variable))
-
     def on_epoch_end(self, epoch, logs=None):
-        variables = self.model.trainable_variables
-        self.training = [keras.ops.convert_to_numpy(v) for v in variables]
-        self.model.optimizer.finalize_variable_values(variables)
-        self._unshare()
+        self.training = [keras.ops.convert_to_numpy(v) for v in self.model.trainable_variables]
+        moving_average_weights(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.training is not None:
@@ -146,7 +141,19 @@ class EMAWeightsBetweenEpochs(keras.callbacks.Callback):
             self.training = None
 
     def on_train_end(self, logs=None):
-        self._unshare()  # fit() ends with finalize_variable_values
+        _unshare(self.model)  # fit() ends with finalize_variable_values
+
+
+def moving_average_weights(model) -> None:
+    """Put the ``use_ema`` optimizer's moving-average weights into ``model``, each
+    value copied (see :class:`EMAWeightsBetweenEpochs`)."""
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    _unshare(model)
+
+
+def _unshare(model) -> None:
+    for variable in model.trainable_variables:
+        variable.assign(keras.ops.convert_to_numpy(variable))
 
 
 class SegmentationValidation(keras.callbacks.Callback):
@@ -201,8 +208,8 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
 
 
 def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,
-          budget_s: float | None = None, tta: str | None = None, callbacks=(),
-          verbose="auto", info: dict | None = None) -> dict:
+          budget_s: float | None = None, keep: str = "best", tta: str | None = None,
+          callbacks=(), verbose="auto", info: dict | None = None) -> dict:
     """Train ``build()``'s compiled model in ``run_dir`` and return the run's record.
 
     Args:
@@ -221,23 +228,30 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
             run is never overwritten (``FileExistsError``).
         budget_s: stop once this many seconds of training (validation and
             checkpoints excluded) are spent, mid-pass if need be.
+        keep: the model kept as ``model.keras`` and scored in the record:
+            ``"best"``, the best validation point by ``validation.monitor`` (the
+            last without validation); ``"last"``, the model at the end of
+            training (validated at its step; ``best.keras`` is still written).
+            Selecting among checkpoints on the validation slices favours a lucky
+            one; ``"last"`` scores what a ``--final`` run would keep.
         tta: also score the final model with test-time augmentation
             (``"flips"`` or ``"d4"``, see ``predict_tiled``) under ``record["tta"]``.
         callbacks: more Keras callbacks (they run before the checkpoint).
-
-    An optimizer with ``use_ema=True`` trains as usual; validation, ``best.keras``
-    and ``model.keras`` use its moving-average weights, and the checkpoint
-    keeps the training weights (so a resumed run continues exactly); without
-    validation, a run cut short by ``budget_s`` ends with the training weights.
         info: extra entries for the record (e.g. the command's arguments).
 
     Returns:
-        The record written to ``metrics.json``: the best validation scores
-        (``v_rand``, ``v_info``, ``pixel_error``, ``iou``, ``dice``, ...) and
-        ``best_step``, ``steps``, ``train_s`` (training clock), ``wall_s``
+        The record written to ``metrics.json``: the kept model's validation
+        scores (``v_rand``, ``v_info``, ``pixel_error``, ``iou``, ``dice``, ...),
+        ``keep``, ``kept_step``, ``steps``, ``train_s`` (training clock), ``wall_s``
         (validation and checkpoints included), ``backend``, ``precision`` and
         ``history`` (one point per checkpoint: step, times, logs, scores).
+
+    An optimizer with ``use_ema=True`` trains as usual; validation, ``best.keras``
+    and ``model.keras`` use its moving-average weights, and the checkpoint
+    keeps the training weights (so a resumed run continues exactly).
     """
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
@@ -264,33 +278,40 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
                                   budget_s=budget_s)
     epochs = -(-steps // len(dataset))
     spent = budget_s is not None and state["train_s"] >= budget_s
+    ema = getattr(model.optimizer, "use_ema", False)
     if state["epoch"] < epochs and state["step"] < steps and not spent:
         dataset.epoch = state["epoch"]
         first = [SaveTrainingWeights(run_dir)]
-        if getattr(model.optimizer, "use_ema", False):  # validate and keep the EMA weights
+        if ema:  # validate and keep the EMA weights
             first.append(EMAWeightsBetweenEpochs())
         if validation is not None:
             first.append(validation)
         model.fit(dataset, epochs=epochs, initial_epoch=state["epoch"], verbose=verbose,
                   callbacks=[*first, *callbacks, checkpoint])
-    return _finish(model, run_dir, checkpoint.state, validation, tta, info, verbose)
+    elif ema:  # nothing left to train: the checkpoint holds the training weights
+        moving_average_weights(model)
+    return _finish(model, run_dir, checkpoint.state, validation, keep, tta, info, verbose)
 
 
-def _finish(model, run_dir, state, validation, tta, info, verbose) -> dict:
-    """Keep the final model (best by validation, else last) and write the record."""
+def _finish(model, run_dir, state, validation, keep, tta, info, verbose) -> dict:
+    """Keep the final model (``keep``: the best by validation or the last) and write
+    the record."""
     best = run_dir / BEST
-    if best.is_file():
+    if keep == "best" and best.is_file():
         model = keras.saving.load_model(best)
-    record = {"steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"]}
+    record = {"steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"],
+              "keep": keep}
     if validation is not None:
         scored = [p for p in state["history"] if validation.monitor in p]
+        if keep == "last":
+            scored = [p for p in scored[-1:] if p["step"] == state["step"]]
         if scored:
             point = max(scored, key=lambda p: p[validation.monitor])
-            record["best_step"] = point["step"]
+            record["kept_step"] = point["step"]
             record.update({k[4:]: v for k, v in point.items() if k.startswith("val_")})
-        else:  # no validation pass yet: score the last model
+        else:  # the kept model has no validation point: score it now
             record.update(validation.scores(model))
-            record["best_step"] = state["step"]
+            record["kept_step"] = state["step"]
         if tta:
             record["tta"] = {"mode": tta, **validation.scores(model, tta=tta)}
     save_model_atomic(model, run_dir / MODEL)

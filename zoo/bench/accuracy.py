@@ -47,7 +47,7 @@ def accuracy_cell(spec: dict, data, run_dir) -> dict:
                 resume=True, budget_s=spec["train_seconds"], verbose=0)
     curve = [{k: v for k, v in p.items() if k not in ("epoch", "time")} for p in run["history"]]
     record = {"steps": run["steps"], "train_s": run["train_s"], "curve": curve,
-              "best_step": run.get("best_step"), "data": data.source}
+              "best_step": run.get("kept_step"), "data": data.source}
     for key in ("v_rand", "v_info", "pixel_error", "iou", "dice"):
         record[key] = run.get(key)
     record["time_to"] = {f"{t:.2f}": time_to(curve, t) for t in spec["thresholds"]}
