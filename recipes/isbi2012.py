@@ -75,7 +75,8 @@ def parse(argv=None):
                         "momentum (e.g. 0.99) and validate and keep it; 0: off")
     parser.add_argument("--postprocess", choices=["none", "watershed"], default="none",
                         help="also score the validation maps after a seeded watershed "
-                        "(zoo.postprocess.watershed_boundaries) and select by that V_rand")
+                        "(zoo.postprocess.watershed_boundaries); best.keras (and, with --keep "
+                        "best, model.keras) is chosen by that V_rand")
     parser.set_defaults(**PRESETS.get(recipe, {}))
     return parser.parse_args(argv)
 
