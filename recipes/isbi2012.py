@@ -60,6 +60,11 @@ def parse(argv=None):
                         help="dice_ce: BCE + Dice; wce_dice: cross-entropy weighted by the "
                         "paper's border weight map (w0 = 10, sigma = 5) + Dice; hybrid: focal "
                         "+ MS-SSIM + IoU (U-Net 3+)")
+    parser.add_argument("--cldice", type=float, default=0.0, metavar="W",
+                        help="add W x clDice (zoo.losses.ClDiceLoss, a topology term on the "
+                        "membranes' soft skeletons; 0: off)")
+    parser.add_argument("--cldice-iterations", type=int, default=3,
+                        help="soft-skeleton iterations of --cldice (>= the membranes' radius)")
     parser.add_argument("--deep-supervision", action="store_true")
     parser.add_argument("--rotate", type=float, default=15.0,
                         help="augmentation: rotation range in degrees (the paper: 180)")
@@ -78,7 +83,10 @@ def parse(argv=None):
                         "(zoo.postprocess.watershed_boundaries); best.keras (and, with --keep "
                         "best, model.keras) is chosen by that V_rand")
     parser.set_defaults(**PRESETS.get(recipe, {}))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cldice < 0:
+        parser.error(f"--cldice is a loss weight >= 0 (0: off), got {args.cldice}")
+    return args
 
 
 def main(argv=None):
@@ -112,6 +120,8 @@ def main(argv=None):
         _set_bn_momentum(model, args.bn_momentum)
         loss = (losses.HybridLoss() if args.loss == "hybrid"
                 else losses.WeightedCrossEntropy() + losses.DiceLoss())
+        if args.cldice:
+            loss = loss + args.cldice * losses.ClDiceLoss(iterations=args.cldice_iterations)
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * args.checkpoint_every,
                                                           alpha=0.05)
         optimizer = keras.optimizers.Adam(schedule, use_ema=args.ema > 0,

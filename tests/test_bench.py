@@ -161,3 +161,13 @@ def test_cli_lists_the_quick_matrix(capsys):
     cells = capsys.readouterr().out.split()
     assert any(c.startswith("pair-") for c in cells) and any(c.startswith("train-")
                                                              for c in cells)
+
+
+def test_report_header_names_the_days_of_a_resumed_run():
+    run, records = _fake_records()
+    records[0]["date"], records[2]["date"] = "2026-11-25 22:14", "2026-11-25 23:40"
+    assert "`zoo bench`, today." in report.markdown(run, records)  # one day: the run's date
+    records[2]["date"] = "2026-11-27 02:53"
+    header = report.markdown(run, records).splitlines()[2]
+    assert "cells recorded 2026-11-25 22:14 to 2026-11-27 02:53 (a run resumed on" in header
+    assert "peak measured at the run's last start (today): tensorflow 100 GFLOP/s" in header

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tifffile
 from conftest import ISBI2012
 from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
 from PIL import Image
@@ -103,3 +104,93 @@ def test_isbi_context_stacks_neighbours_within_the_loaded_slices(tmp_path):
     with pytest.raises(ValueError, match="consecutive"):
         load_isbi2012(tmp_path, slices=[0, 2, 4], context=1)
     assert with_context(np.zeros((5, 8, 8)), 2).shape == (5, 8, 8, 5)
+
+
+def _drive_like(root, ids=(21, 22)):
+    """The DRIVE layout: images/21_training.tif with manual/21_manual1.gif."""
+    (root / "images").mkdir(parents=True)
+    (root / "manual").mkdir()
+    rng = np.random.default_rng(1)
+    for i in ids:
+        tifffile.imwrite(root / "images" / f"{i}_training.tif",
+                         rng.integers(0, 255, (12, 10, 3), dtype=np.uint8))
+        Image.fromarray((rng.random((12, 10)) > 0.5).astype(np.uint8) * 255).save(
+            root / "manual" / f"{i}_manual1.gif")
+
+
+@pytest.mark.parametrize("key", ["id", r"(\d+)_", lambda stem: stem.split("_")[0]])
+def test_folder_pairs_files_by_a_shared_id(tmp_path, key):
+    _drive_like(tmp_path)
+    images, masks = load_folder(tmp_path / "images", tmp_path / "manual", key=key)
+    assert [i.shape for i in images] == [(12, 10, 3)] * 2
+    assert all(m.shape == (12, 10) and set(np.unique(m)) == {0, 1} for m in masks)
+
+
+def test_folder_pairing_errors_name_the_fix(tmp_path):
+    _drive_like(tmp_path)
+    with pytest.raises(FileNotFoundError, match="2 of 2 images have no mask.*key='id'"):
+        load_folder(tmp_path / "images", tmp_path / "manual")
+    Image.fromarray(np.zeros((12, 10), np.uint8)).save(tmp_path / "manual" / "21_manual2.gif")
+    with pytest.raises(ValueError, match="two masks have the key '21'"):
+        load_folder(tmp_path / "images", tmp_path / "manual", key="id")
+    with pytest.raises(ValueError, match="does not match the file name"):
+        load_folder(tmp_path / "images", tmp_path / "manual", key=r"case(\d+)")
+    with pytest.raises(ValueError, match="not a valid regex"):
+        load_folder(tmp_path / "images", tmp_path / "manual", key=r"(\d+")
+
+
+def _pair(root, image, mask, mask_name="a.png"):
+    for folder in ("img", "msk"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(root / "img" / "a.tif", image, photometric="minisblack")
+    if mask_name.endswith(".tif"):
+        tifffile.imwrite(root / "msk" / mask_name, mask, photometric="minisblack")
+    else:
+        Image.fromarray(mask).save(root / "msk" / mask_name)
+    return root / "img", root / "msk"
+
+
+def test_folder_reads_colour_palette_and_16_bit_files(tmp_path):
+    colour = np.zeros((4, 4, 3), np.uint8)
+    colour[0, 0] = (255, 0, 0)
+    colour[1, 1] = (0, 0, 128)
+    image = np.full((4, 4), 65535, np.uint16)
+    image[0, 0] = 0
+    dirs = _pair(tmp_path, image, colour)
+    images, masks = load_folder(*dirs)
+    assert images[0].dtype == np.float32 and images[0][0, 0, 0] == 0 and images[0].max() == 1
+    assert masks[0].sum() == 2 and masks[0][0, 0] == 1 and masks[0][1, 1] == 1
+    with pytest.raises(ValueError, match="colour mask with 3 colours: pass colors="):
+        load_folder(*dirs, binary=False)
+    classes = load_folder(*dirs, binary=False,
+                          colors={(0, 0, 0): 0, (255, 0, 0): 1, (0, 0, 128): 2})[1][0]
+    assert classes[0, 0] == 1 and classes[1, 1] == 2 and classes.sum() == 3
+    with pytest.raises(ValueError, match="colours not in colors"):
+        load_folder(*dirs, binary=False, colors={(0, 0, 0): 0, (255, 0, 0): 1})
+
+    palette = Image.new("P", (2, 2))
+    palette.putdata([0, 1, 2, 2])
+    palette.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    (tmp_path / "p" / "img").mkdir(parents=True)
+    (tmp_path / "p" / "msk").mkdir()
+    tifffile.imwrite(tmp_path / "p" / "img" / "a.tif", np.zeros((2, 2), np.uint8))
+    palette.save(tmp_path / "p" / "msk" / "a.png")
+    classes = load_folder(tmp_path / "p" / "img", tmp_path / "p" / "msk", binary=False)[1][0]
+    np.testing.assert_array_equal(classes, [[0, 1], [2, 2]])
+
+    gray_rgba = np.zeros((4, 4, 4), np.uint8)
+    gray_rgba[..., 3] = 255
+    gray_rgba[2, 2, :3] = 7
+    dirs = _pair(tmp_path / "g", image, gray_rgba)
+    assert load_folder(*dirs, binary=False)[1][0].sum() == 7
+
+
+def test_folder_multi_page_tiffs_give_one_sample_per_page(tmp_path):
+    stack = np.random.default_rng(0).integers(0, 255, (3, 8, 8), dtype=np.uint8)
+    dirs = _pair(tmp_path, stack, (stack > 127).astype(np.uint8) * 255, "a.tif")
+    images, masks = load_folder(*dirs)
+    assert len(images) == 3 and images[2].shape == (8, 8, 1)
+    np.testing.assert_array_equal(masks[1], stack[1] > 127)
+    dirs = _pair(tmp_path / "b", stack, np.zeros((2, 8, 8), np.uint8), "a.tif")
+    with pytest.raises(ValueError, match="3 pages but its mask a.tif has 2"):
+        load_folder(*dirs)

@@ -121,6 +121,45 @@ def test_ms_ssim_small_input_error_and_fewer_scales():
     assert float(_np(fewer(small, small))) == pytest.approx(0.0, abs=1e-5)
 
 
+def _bar(height=16, width=32, rows=(6, 11)):
+    bar = np.zeros((1, height, width, 1), "float32")
+    bar[:, rows[0]:rows[1]] = 1
+    return bar
+
+
+def test_soft_skeleton_of_a_bar_is_its_centre_line():
+    bar = _bar()
+    skeleton = _np(L.soft_skeleton(keras.ops.convert_to_tensor(bar), 3))[0, ..., 0]
+    assert skeleton.min() >= 0 and skeleton.max() <= 1 + 1e-6
+    assert not skeleton[bar[0, ..., 0] == 0].any()  # inside the bar only
+    assert skeleton[8, 4:-4].min() == pytest.approx(1.0)  # the centre row, away from the ends
+    assert skeleton[[6, 10], 4:-4].max() == pytest.approx(0.0)  # not its edges
+
+
+def test_cldice_counts_a_gap_more_than_the_same_pixels_off_an_edge():
+    truth = _bar()
+    gap, thinner = truth.copy(), truth.copy()
+    gap[:, 6:11, 14:19] = 0  # cuts the bar: 25 pixels
+    thinner[:, 6, 0:25] = 0  # 25 pixels off its top edge, still one piece
+    dice, cldice = L.DiceLoss(), L.ClDiceLoss()
+    assert _np(dice(truth, gap)) == pytest.approx(_np(dice(truth, thinner)))
+    assert _np(cldice(truth, truth)) == pytest.approx(0.0, abs=1e-6)
+    assert _np(cldice(truth, gap)) > 2 * _np(cldice(truth, thinner))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_cldice_is_finite_on_empty_and_full_masks(dtype):
+    for mask in (np.zeros((2, 16, 16, 1)), np.ones((2, 16, 16, 1))):
+        for pred in (np.zeros_like(mask), np.ones_like(mask)):
+            value = _np(L.ClDiceLoss()(mask.astype(dtype), pred.astype(dtype)))
+            assert np.isfinite(value) and 0 <= value <= 1
+
+
+def test_cldice_rejects_bad_settings():
+    with pytest.raises(ValueError, match="iterations >= 1"):
+        L.ClDiceLoss(iterations=0)
+
+
 def test_loss_arithmetic_and_serialisation():
     t, p = binary_case()
     combined = L.FocalLoss() + 0.5 * L.DiceLoss()
@@ -173,6 +212,7 @@ TRAINABLE = {
     "ms_ssim": lambda: L.MSSSIMLoss(power_factors=SMALL_MS_SSIM),
     "hybrid": lambda: L.HybridLoss(power_factors=SMALL_MS_SSIM),
     "focal+dice": lambda: L.FocalLoss() + 0.5 * L.DiceLoss(),
+    "dice+cldice": lambda: 0.5 * L.DiceLoss() + 0.5 * L.ClDiceLoss(),
 }
 
 

@@ -46,7 +46,7 @@ def test_help(recipe):
 def test_modern_recipe_writes_metrics_and_model(isbi, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--out",
-            str(out), "--filters", "4", "--patch", "32", *TINY]
+            str(out), "--filters", "4", "--patch", "32", "--cldice", "0.5", *TINY]
     _ok(run("isbi2012", *args))
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"v_rand", "v_info", "pixel_error", "iou", "dice"} <= set(metrics)
@@ -63,6 +63,14 @@ def test_presets_are_documented_and_flags_override_them(recipe):
     assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
     assert args.keep == "last"  # the presets are scored on their last model
     assert f"{recipe}: " in isbi2012.DOC
+
+
+def test_a_negative_loss_weight_is_refused(capsys):
+    from recipes import isbi2012
+
+    with pytest.raises(SystemExit):
+        isbi2012.parse(["--out", "x", "--cldice", "-1"])
+    assert "--cldice is a loss weight >= 0" in capsys.readouterr().err
 
 
 @pytest.mark.slow

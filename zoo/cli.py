@@ -1,4 +1,6 @@
-"""The ``zoo`` command: ``zoo bench``, ``zoo info``, ``zoo demo`` and ``zoo data fetch``."""
+"""The ``zoo`` command: ``zoo predict``, ``zoo evaluate``, ``zoo plot``, ``zoo bench``,
+``zoo info``, ``zoo demo`` and ``zoo data fetch``. A user error exits with 2 and one
+line naming it (``--debug``: the traceback)."""
 
 from __future__ import annotations
 
@@ -84,7 +86,14 @@ def data_fetch(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True)
+    from zoo.commands import evaluate, plot, predict
+
+    predict.add_parser(commands)
+    evaluate.add_parser(commands)
+    plot.add_parser(commands)
     b = commands.add_parser("bench", help="every model and its peers side by side: speed, "
                             "memory, ratios, accuracy (--quick: < 5 min)")
     from zoo.bench import add_arguments
@@ -123,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, OSError) as error:
+    except (ValueError, OSError) as error:  # OSError: missing, existing, unreadable files
+        if args.debug:
+            raise
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .checks import binary_mask
+
 THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 
@@ -20,9 +22,7 @@ def _binary(y_true, y_pred, threshold: float):
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         y_pred = np.reshape(y_pred, y_true.shape)
-    if not np.isin(np.unique(y_true), (0, 1)).all():
-        raise ValueError("y_true must hold only 0 and 1 (binary masks)")
-    return y_true.astype(bool), y_pred > threshold
+    return binary_mask(y_true, "y_true"), y_pred > threshold
 
 
 def iou_score(y_true, y_pred, threshold: float = 0.5) -> float:

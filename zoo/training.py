@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from .evaluation import dice_score, iou_score, isbi_scores
+from .files import write_atomic, write_json_atomic
 from .inference import predict_tiled
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
@@ -30,19 +31,8 @@ MODEL, METRICS = "model.keras", "metrics.json"
 RUN_FILES = (CHECKPOINT, STATE, BEST, MODEL, METRICS)
 
 
-def write_json_atomic(path, data) -> None:
-    """Write JSON so that readers see the old or the new file, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-
-
 def save_model_atomic(model: keras.Model, path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    write_atomic(path, model.save)
 
 
 def read_state(run_dir) -> dict | None:

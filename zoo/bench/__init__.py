@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ..data import isbi2012
+from ..files import write_json_atomic
 from . import machine, matrix, report
 
 
@@ -95,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         run["peaks"] = [matrix.measure_peak(b) for b in sorted({c["backend"] for c in cells})]
         out.mkdir(parents=True, exist_ok=True)  # the start's record, kept if the run is stopped
-        (out / "run.json").write_text(json.dumps(run, indent=1, default=float) + "\n")
+        write_json_atomic(out / "run.json", run, indent=1)
         records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
                                     data=args.data if args.data.is_dir() else None)
         run["not_run"] = []
@@ -103,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     run["charts"] = report.charts(records, out, described["label"])
     run["counts"] = {s: sum(r["status"] == s for r in records)
                      for s in ("ok", "skipped", "error")}
-    (out / "run.json").write_text(json.dumps(run, indent=1, default=float) + "\n")
+    write_json_atomic(out / "run.json", run, indent=1)
     table = report.markdown(run, records)
     (out / "table.md").write_text(table)
     print(table)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import write_json_atomic
+
 
 @dataclass
 class BenchData:
@@ -73,9 +75,7 @@ def main(argv=None) -> int:
     import keras
 
     record.update({"backend": keras.backend.backend(), "seconds": time.time() - start})
-    tmp = record_path.with_name(f".{record_path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=float) + "\n")
-    tmp.replace(record_path)
+    write_json_atomic(record_path, record, indent=1)
     return 0
 
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..files import write_json_atomic
 from . import machine, subjects
 
 ALL_ENCODERS = ["plain", "resnet34", "resnet50", "efficientnetb0"]
@@ -247,9 +248,7 @@ def run_matrix(config: dict, out, *, retry_errors: bool = False, data=None,
         print(f"{_bar(index, len(cells))} {spec['id']} ...", file=stream, flush=True)
         cell_start = time.time()
         record = run_cell(spec, out)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(record, indent=1, default=float) + "\n")
-        tmp.replace(path)
+        write_json_atomic(path, record, indent=1)
         records.append(record)
         detail = record.get("reason") or (record.get("error", "").splitlines() or [""])[-1]
         print(f"{_bar(index + 1, len(cells))} {spec['id']}: {record['status']} "

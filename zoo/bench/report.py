@@ -102,10 +102,14 @@ def markdown(run: dict, records: list[dict]) -> str:
              f"{first['steps']} timed steps after {first['warmup']} warm-up unless a cell's "
              "spec says otherwise"
              if first else "")
+    dates = sorted(r["date"] for r in records if r.get("date"))
+    span = (f"cells recorded {dates[0]} to {dates[-1]} (a run resumed on other days; each speed "
+            "cell's % of peak uses the matmul peak measured in its own process)"
+            if len({d[:10] for d in dates}) > 1 else run["date"])
     parts = [f"# Benchmark: {run['name']}", "",
-             f"`{run['command']}`, {run['date']}. Machine: {m['label']}, "
-             f"{(m['memory_mb'] or 0) / 1024:.0f} GiB; matmul fp32 peak measured for the run: "
-             f"{peaks}. Versions: "
+             f"`{run['command']}`, {span}. Machine: {m['label']}, "
+             f"{(m['memory_mb'] or 0) / 1024:.0f} GiB; matmul fp32 peak measured at the "
+             f"run's last start ({run['date']}): {peaks}. Versions: "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".", "",
              "## Speed and memory", "", shape + ". Train: `train_on_batch` (Adam, BCE). "
              "Fit loop: `model.fit` on random crops with the paper's augmentation and the "

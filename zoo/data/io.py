@@ -1,4 +1,4 @@
-"""Reading images: PNG/JPEG/BMP via Pillow, TIFF (also multi-page) via tifffile."""
+"""Reading images: PNG/JPEG/BMP/GIF via Pillow, TIFF (also multi-page) via tifffile."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def read_image(path) -> np.ndarray:

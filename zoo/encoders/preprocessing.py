@@ -25,7 +25,8 @@ MODES = {
               255.0 * np.eye(3)[::-1], -CAFFE_MEAN_BGR),
     "torch": ("RGB standardised with the ImageNet mean and std",
               np.diag(1 / IMAGENET_STD), -IMAGENET_MEAN / IMAGENET_STD),
-    "tf": ("RGB in [-1, 1] (keras ResNetV2, EfficientNetV2-S)", 2.0 * np.eye(3), -np.ones(3)),
+    "tf": ("RGB in [-1, 1] (keras ResNetV2, EfficientNetV2-S, MobileNet)",
+           2.0 * np.eye(3), -np.ones(3)),
     "raw255": ("RGB in [0, 255]; the backbone normalises itself (keras EfficientNet)",
                255.0 * np.eye(3), np.zeros(3)),
 }

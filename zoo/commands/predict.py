@@ -1,0 +1,242 @@
+"""``zoo predict MODEL INPUT --out DIR``: probability maps and masks of an image file,
+a folder of images or a multi-page TIFF stack, by overlap-tile inference.
+
+For each input ``NAME``: ``NAME_prob.png`` (16-bit, p x 65535, the foreground
+probability) or ``NAME_prob.tif`` (float32, every class; always for stacks
+and models of more than two classes), ``NAME_mask.png`` (0/255 foreground, or
+class ids; a multi-page ``NAME_mask.tif`` for stacks) and, with
+``--overlay``, ``NAME_overlay.png``. Each file is written whole (beside it,
+then renamed), so a stopped run resumes where it stopped: inputs whose
+outputs exist are skipped. ``predict.json`` records the model and settings;
+a rerun with others into the same folder is refused (``--overwrite`` redoes
+everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..data.io import IMAGE_SUFFIXES, list_images, read_image, read_stack, to_unit_float
+from ..files import write_atomic
+
+RECORD = "predict.json"
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser("predict", help="probability maps and masks of images, a folder "
+                            "or a TIFF stack (overlap-tile inference, resumable)",
+                            description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", type=Path, help="a .keras model (saved by zoo or any fully "
+                   "convolutional Keras model)")
+    p.add_argument("input", type=Path, help="an image (PNG, JPEG, BMP, GIF, TIFF), a folder "
+                   "of them, or a multi-page TIFF stack")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="foreground probability above which a pixel is in the mask")
+    p.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation")
+    p.add_argument("--tile-size", type=int, help="input tile side (default: the model's input "
+                   "size, or 256 for models of any size)")
+    p.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles "
+                   "(default: a quarter of the tile)")
+    p.add_argument("--format", choices=["png", "tiff"], default="png",
+                   help="probability maps as 16-bit PNG (foreground only) or float32 TIFF")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write NAME_overlay.png: the image with the mask in red")
+    p.add_argument("--rle", type=Path, metavar="CSV",
+                   help="also write a Kaggle submission (ImageId,EncodedPixels) of the masks")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every input and replace existing outputs")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.threshold < 1:
+        raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if not args.model.is_file() or args.model.suffix != ".keras":
+        raise FileNotFoundError(f"model file not found or not a .keras file: {args.model}")
+    inputs = _inputs(args.input)
+    if args.rle is not None and args.rle.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.rle} exists; choose another --rle path or --overwrite")
+    settings = {"model": str(args.model.resolve()), "threshold": args.threshold,
+                "tta": args.tta, "tile_size": args.tile_size, "overlap": args.overlap,
+                "format": args.format}
+
+    import keras
+
+    import zoo  # noqa: F401  (registers zoo's layers for loading)
+    from zoo.inference import predict_tiled
+
+    model = keras.saving.load_model(args.model, compile=False)
+    channels = model.input_shape[-1]
+    created = not args.out.exists()
+    _claim(args.out, settings, args.overwrite)
+    progress = keras.utils.Progbar(len(inputs), unit_name="input")
+    done = skipped = 0
+    masks = {}
+    try:
+        for i, path in enumerate(inputs):
+            name = path.stem
+            stack = _is_stack(path)
+            outputs = _outputs(args.out, name, stack, args.format, args.overlay)
+            if not args.overwrite and all(p.exists() for p in outputs.values()):
+                skipped += 1
+                if args.rle is not None:
+                    masks.update(_read_masks(outputs["mask"], name, stack))
+            else:
+                image, _ = read_input(path, channels)
+                probs = predict_tiled(model, image, tile_size=args.tile_size,
+                                      overlap=args.overlap, tta=args.tta, verbose=False)
+                mask = _mask(probs, args.threshold)
+                _write_outputs(outputs, image, probs, mask, stack, args.overwrite)
+                masks.update(_named(mask, name, stack))
+                done += 1
+            progress.update(i + 1)
+    except BaseException:
+        if created and done == 0:  # a run that failed at once leaves no folder behind
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
+    if args.rle is not None:
+        if any(m.max() > 1 for m in masks.values()):
+            raise ValueError("--rle encodes binary masks; this model predicts more than two "
+                             "classes")
+        from zoo.kaggle import write_submission
+
+        write_submission(args.rle, sorted(masks.items()), overwrite=args.overwrite)
+    print(f"{done} predicted, {skipped} skipped (outputs exist; --overwrite redoes them) -> "
+          f"{args.out}" + (f"; submission {args.rle}" if args.rle else ""))
+    return 0
+
+
+def _inputs(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = list_images(path)
+        if not found:
+            raise FileNotFoundError(f"no images in {path} (read: {', '.join(IMAGE_SUFFIXES)})")
+        return found
+    if not path.is_file():
+        raise FileNotFoundError(f"input not found: {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path.name} is not an image this reads ({', '.join(IMAGE_SUFFIXES)})")
+    return [path]
+
+
+def _claim(out: Path, settings: dict, overwrite: bool) -> None:
+    """Make ``out`` ours: refuse a folder of other predictions unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; give a folder")
+    record = out / RECORD
+    if record.is_file() and not overwrite:
+        previous = json.loads(record.read_text())
+        if previous != settings:
+            changed = sorted(k for k in settings if previous.get(k) != settings[k])
+            raise ValueError(f"{out} holds predictions made with other settings "
+                             f"({', '.join(changed)}); choose another --out, or --overwrite "
+                             "to redo them")
+    elif out.is_dir() and any(out.iterdir()) and not record.is_file() and not overwrite:
+        raise FileExistsError(f"{out} is not empty and holds no {RECORD}; choose an empty or "
+                              "new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(record, lambda p: p.write_text(json.dumps(settings, indent=1) + "\n"))
+
+
+def _is_stack(path: Path) -> bool:
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        pages = [n for axis, n in zip(series.axes, series.shape, strict=True)
+                 if axis not in "YXS"]
+    return int(np.prod(pages)) > 1
+
+
+def _outputs(out: Path, name: str, stack: bool, fmt: str, overlay: bool) -> dict[str, Path]:
+    tiff = stack or fmt == "tiff"
+    outputs = {"prob": out / f"{name}_prob.{'tif' if tiff else 'png'}",
+               "mask": out / f"{name}_mask.{'tif' if stack else 'png'}"}
+    if overlay and not stack:
+        outputs["overlay"] = out / f"{name}_overlay.png"
+    return outputs
+
+
+def read_input(path: Path, channels: int) -> tuple[np.ndarray, bool]:
+    """An input file as floats in [0, 1]: ((H, W, C), False) or, for a multi-page TIFF,
+    ((N, H, W, C), True); wrong ranges, NaN and channel counts raise ``ValueError``."""
+    stack = _is_stack(path)
+    image = read_stack(path) if stack else read_image(path)
+    if np.issubdtype(image.dtype, np.floating) and (np.nanmin(image) < 0 or
+                                                     np.nanmax(image) > 1):
+        raise ValueError(f"{path.name} holds floats in [{np.nanmin(image):g}, "
+                         f"{np.nanmax(image):g}]; images must be in [0, 1]: rescale it")
+    image = to_unit_float(image)
+    if not np.isfinite(image).all():
+        raise ValueError(f"{path.name} holds {int((~np.isfinite(image)).sum())} NaN or "
+                         "infinite pixels")
+    gray = image.ndim == (3 if stack else 2)
+    if gray:
+        image = image[..., None]
+    if image.shape[-1] != channels:
+        raise ValueError(f"{path.name} has {image.shape[-1]} channel(s) (shape {image.shape}) "
+                         f"but the model takes {channels}: convert the images (e.g. to "
+                         "grayscale) to match")
+    return image, stack
+
+
+def _mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """(..., K) probabilities -> uint8 mask: 0/1 for K <= 2, class ids for K > 2."""
+    classes = probs.shape[-1]
+    if classes > 2:
+        return np.argmax(probs, axis=-1).astype(np.uint8)
+    return (probs[..., -1] > threshold).astype(np.uint8)
+
+
+def _named(mask: np.ndarray, name: str, stack: bool) -> dict[str, np.ndarray]:
+    if not stack:
+        return {name: mask}
+    return {f"{name}_{page:04d}": page_mask for page, page_mask in enumerate(mask)}
+
+
+def _read_masks(path: Path, name: str, stack: bool) -> dict[str, np.ndarray]:
+    mask = read_stack(path) if stack else read_image(path)
+    return _named(np.where(mask == 255, 1, mask).astype(np.uint8), name, stack)
+
+
+def _write_outputs(outputs, image, probs, mask, stack, overwrite) -> None:
+    import tifffile
+    from PIL import Image
+
+    binary = probs.shape[-1] <= 2
+    shown = mask * 255 if binary else mask
+
+    def write(key, writer):
+        if overwrite or not outputs[key].exists():
+            write_atomic(outputs[key], writer)
+
+    if outputs["prob"].suffix == ".png" and binary:
+        foreground = np.round(probs[..., -1] * 65535).astype(np.uint16)
+        write("prob", lambda p: Image.fromarray(foreground).save(p, format="PNG"))
+    else:
+        write("prob", lambda p: tifffile.imwrite(p, probs.astype(np.float32),
+                                                 photometric="minisblack"))
+    if stack:
+        write("mask", lambda p: tifffile.imwrite(p, shown, photometric="minisblack"))
+    else:
+        write("mask", lambda p: Image.fromarray(shown).save(p, format="PNG"))
+    if "overlay" in outputs:
+        write("overlay", lambda p: Image.fromarray(_overlay(image, mask)).save(p, format="PNG"))
+
+
+def _overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W, C) image in [0, 1] and (H, W) mask -> uint8 RGB with the mask tinted red."""
+    gray = image.mean(axis=-1) if image.shape[-1] != 3 else None
+    rgb = np.repeat(gray[..., None], 3, axis=-1) if gray is not None else image.copy()
+    red = np.array([1.0, 0.0, 0.0])
+    rgb[mask > 0] = 0.6 * rgb[mask > 0] + 0.4 * red
+    return np.round(rgb * 255).astype(np.uint8)
