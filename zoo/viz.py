@@ -60,18 +60,18 @@ def prediction_figure(image, truth, probabilities, *, threshold: float = 0.5, ti
     probabilities = np.asarray(probabilities, dtype=np.float32)
     if probabilities.ndim == 3 and probabilities.shape[-1] == 1:
         probabilities = probabilities[..., 0]
-    errors = error_map(truth, probabilities > threshold)
+    truth, predicted = binary_mask(truth, "truth"), probabilities > threshold
+    errors = error_map(truth, predicted)
     plt = _pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
-    panels = [(_gray(image), "image", "gray"), (np.asarray(truth), "ground truth", "gray"),
+    panels = [(_gray(image), "image", "gray"), (truth, "ground truth", "gray"),
               (probabilities, "prediction (probability)", "magma"),
               (errors, "errors: orange FP, blue FN", None)]
     for ax, (data, name, cmap) in zip(axes, panels, strict=True):
         ax.imshow(data, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(name)
         ax.axis("off")
-    fp, fn = int((~binary_mask(truth) & (probabilities > threshold)).sum()), int(
-        (binary_mask(truth) & (probabilities <= threshold)).sum())
+    fp, fn = int((~truth & predicted).sum()), int((truth & ~predicted).sum())
     fig.suptitle((title + ": " if title else "") + f"{fp} false positive, {fn} false "
                  f"negative pixels at threshold {threshold}")
     fig.tight_layout()
