@@ -30,10 +30,8 @@ def parse(argv=None):
 def main(argv=None):
     args = parse(argv)
     scope = _cli.setup(args)
-    import keras
-
     import zoo
-    from zoo import losses, metrics
+    from zoo import losses
     from zoo.data import SegmentationDataset, load_ctc, paper_augmentation
     from zoo.training import SegmentationValidation
 
@@ -55,12 +53,8 @@ def main(argv=None):
         model = zoo.build(args.model, input_shape=(None, None, 1), num_classes=1,
                           encoder=args.encoder, batch_norm=True,
                           encoder_options=_cli.encoder_options(args))
-        schedule = keras.optimizers.schedules.CosineDecay(
-            args.lr, epochs * args.checkpoint_every, alpha=0.05)
-        model.compile(keras.optimizers.Adam(schedule),
-                      loss=losses.WeightedCrossEntropy() + losses.DiceLoss(),
-                      metrics=[metrics.IoU()], jit_compile=_cli.jit_compile())
-        return model
+        return _cli.compile_model(model, losses.WeightedCrossEntropy() + losses.DiceLoss(),
+                                  lr=args.lr, steps=epochs * args.checkpoint_every)
 
     tile = min(256, *data.images.shape[1:3])
     tile -= tile % 32

@@ -92,10 +92,8 @@ def parse(argv=None):
 def main(argv=None):
     args = parse(argv)
     scope = _cli.setup(args)
-    import keras
-
     import zoo
-    from zoo import losses, metrics
+    from zoo import losses
     from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation, unet_weight_map
     from zoo.postprocess import watershed_boundaries
     from zoo.training import SegmentationValidation
@@ -117,20 +115,13 @@ def main(argv=None):
         model = zoo.build(args.model, input_shape=(None, None, 2 * args.context + 1),
                           num_classes=1, encoder=args.encoder, batch_norm=True,
                           encoder_options=_cli.encoder_options(args), **options)
-        _set_bn_momentum(model, args.bn_momentum)
+        _cli.set_bn_momentum(model, args.bn_momentum)
         loss = (losses.HybridLoss() if args.loss == "hybrid"
                 else losses.WeightedCrossEntropy() + losses.DiceLoss())
         if args.cldice:
             loss = loss + args.cldice * losses.ClDiceLoss(iterations=args.cldice_iterations)
-        schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * args.checkpoint_every,
-                                                          alpha=0.05)
-        optimizer = keras.optimizers.Adam(schedule, use_ema=args.ema > 0,
-                                          ema_momentum=args.ema or 0.99)
-        compile_args = (losses.deep_supervision(model, loss) if args.deep_supervision
-                        else {"loss": loss})
-        model.compile(optimizer, metrics=[metrics.IoU()], jit_compile=_cli.jit_compile(),
-                      **compile_args)
-        return model
+        return _cli.compile_model(model, loss, lr=args.lr, steps=epochs * args.checkpoint_every,
+                                  ema=args.ema, deep_supervision=args.deep_supervision)
 
     validation = None
     if not args.final:
@@ -143,16 +134,6 @@ def main(argv=None):
             monitor="val_post_v_rand" if post else "val_v_rand")
     return _cli.train(args, scope, build, dataset, validation,
                       info={"recipe": args.recipe, "final": args.final})
-
-
-def _set_bn_momentum(model, momentum: float) -> None:
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            _set_bn_momentum(layer, momentum)
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = momentum
 
 
 if __name__ == "__main__":

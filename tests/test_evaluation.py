@@ -20,3 +20,16 @@ def test_empty_masks_score_one_and_channel_axis_is_accepted():
 def test_non_binary_truth_is_rejected():
     with pytest.raises(ValueError, match="only 0 and 1"):
         iou_score(np.array([0, 255]), np.array([0.1, 0.9]))
+
+
+def test_class_scores_average_the_foreground_classes():
+    from zoo.evaluation import class_scores
+
+    truth = np.array([[0, 1, 1], [2, 2, 0]])
+    probs = np.eye(3)[np.array([[0, 1, 2], [2, 2, 0]])]  # one pixel of class 1 read as 2
+    scores = class_scores(truth, probs)
+    assert scores["iou"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert scores["dice"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert class_scores(np.zeros((2, 2), int), np.eye(3)[np.zeros((2, 2), int)])["iou"] == 1.0
+    with pytest.raises(ValueError, match="class ids must lie in 0..2"):
+        class_scores(truth + 1, probs)

@@ -229,3 +229,14 @@ def test_each_loss_trains_a_tiny_unet_and_saves(name, tmp_path):
     assert np.isfinite(after) and after < before
     model.save(tmp_path / "m.keras")
     keras.saving.load_model(tmp_path / "m.keras")  # the compiled loss deserialises too
+
+
+def test_loss_from_spec_builds_the_sum_and_names_a_bad_term():
+    loss = L.loss_from_spec("wce + 0.5*dice")
+    assert isinstance(loss, L.CombinedLoss) and loss.weights == [1.0, 0.5]
+    assert [type(part).__name__ for part in loss.losses] == ["WeightedCrossEntropy",
+                                                              "DiceLoss"]
+    assert isinstance(L.loss_from_spec("hybrid"), L.HybridLoss)
+    for bad in ("dice+", "0*dice", "boundary", "x*iou"):
+        with pytest.raises(ValueError, match="each NAME or WEIGHT\\*NAME"):
+            L.loss_from_spec(bad)

@@ -42,7 +42,7 @@ def test_train_owns_its_run_directory_and_resumes(tmp_path):
 
     record = _tiny_run(tmp_path, steps=4)
     files = {p.name for p in tmp_path.iterdir()}
-    assert {"checkpoint.keras", "state.json", "best.keras", "model.keras",
+    assert {"checkpoint.keras", "state.json", "best.keras", "last.keras", "model.keras",
             "metrics.json"} <= files
     assert record["steps"] == 4 and len(record["history"]) == 2
     assert {"v_rand", "v_info", "pixel_error", "iou", "dice", "kept_step"} <= set(record)

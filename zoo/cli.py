@@ -1,6 +1,6 @@
-"""The ``zoo`` command: ``zoo predict``, ``zoo evaluate``, ``zoo plot``, ``zoo bench``,
-``zoo info``, ``zoo demo`` and ``zoo data fetch``. A user error exits with 2 and one
-line naming it (``--debug``: the traceback)."""
+"""The ``zoo`` command: ``zoo train``, ``zoo predict``, ``zoo evaluate``, ``zoo export``,
+``zoo plot``, ``zoo bench``, ``zoo info``, ``zoo demo`` and ``zoo data fetch``. A user
+error exits with 2 and one line naming it (``--debug``: the traceback)."""
 
 from __future__ import annotations
 
@@ -89,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True)
-    from zoo.commands import evaluate, plot, predict
+    from zoo.commands import evaluate, export, plot, predict, train
 
+    train.add_parser(commands)
     predict.add_parser(commands)
     evaluate.add_parser(commands)
+    export.add_parser(commands)
     plot.add_parser(commands)
     b = commands.add_parser("bench", help="every model and its peers side by side: speed, "
                             "memory, ratios, accuracy (--quick: < 5 min)")

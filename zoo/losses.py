@@ -479,3 +479,43 @@ def deep_supervision(model: keras.Model, loss, weights=None,
               for name, (role, _) in roles.items()}
     return {"loss": losses, "loss_weights": {name: float(weights.get(name, 1.0))
                                              for name in roles}}
+
+
+SPEC_TERMS = {"ce": WeightedCrossEntropy, "wce": WeightedCrossEntropy, "dice": DiceLoss,
+              "iou": IoULoss, "focal": FocalLoss, "tversky": TverskyLoss,
+              "cldice": ClDiceLoss, "msssim": MSSSIMLoss, "hybrid": HybridLoss}
+
+
+def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
+    """``"wce + 0.5*dice"`` -> ``[(1.0, "wce"), (0.5, "dice")]``; names from ``SPEC_TERMS``."""
+    terms = []
+    for part in spec.replace(" ", "").lower().split("+"):
+        weight, star, name = part.rpartition("*")
+        try:
+            factor = float(weight) if star else 1.0
+        except ValueError:
+            factor = -1.0
+        if name not in SPEC_TERMS or factor <= 0:
+            raise ValueError(f"loss {spec!r}: cannot read the term {part!r}; write terms "
+                             f"joined by '+', each NAME or WEIGHT*NAME with WEIGHT > 0 and NAME "
+                             f"one of {', '.join(SPEC_TERMS)} (e.g. 'wce+dice', "
+                             f"'focal+0.5*dice')")
+        terms.append((factor, name))
+    return terms
+
+
+def loss_from_spec(spec: str) -> keras.losses.Loss:
+    """A loss from a short spec, as command lines take it: ``"focal + 0.5*dice"``.
+
+    Terms: ``ce`` / ``wce`` cross-entropy (``wce`` tells ``zoo train`` to pass
+    the U-Net border weight map as the per-pixel sample weight), ``dice``,
+    ``iou``, ``focal``, ``tversky``, ``cldice``, ``msssim`` and ``hybrid`` (U-Net
+    3+: focal + MS-SSIM + IoU), each with its defaults.
+    """
+    terms = parse_loss_spec(spec)
+    loss = None
+    for factor, name in terms:
+        term = SPEC_TERMS[name]()
+        term = term if factor == 1.0 else factor * term
+        loss = term if loss is None else loss + term
+    return loss

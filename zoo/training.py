@@ -6,6 +6,7 @@ A run directory holds, and only ``train`` writes:
   state) and the progress after the last checkpoint, each written by
   write-then-rename, so an interruption leaves the last complete pair;
 - ``best.keras``: the model with the best validation score so far;
+- ``last.keras``: the model at the end of training;
 - ``model.keras``: the kept model (``keep="best"``: the best by validation, else
   the last; ``keep="last"``: the last);
 - ``metrics.json``: the run's record (scores, steps, times, history).
@@ -21,14 +22,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .evaluation import dice_score, iou_score, isbi_scores
+from .evaluation import class_scores, dice_score, iou_score, isbi_scores
 from .files import write_atomic, write_json_atomic
 from .inference import predict_tiled
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
 STAGED = ".checkpoint.staged.keras"
-MODEL, METRICS = "model.keras", "metrics.json"
-RUN_FILES = (CHECKPOINT, STATE, BEST, MODEL, METRICS)
+MODEL, LAST, METRICS = "model.keras", "last.keras", "metrics.json"
+RUN_FILES = (CHECKPOINT, STATE, BEST, LAST, MODEL, METRICS)
 
 
 def save_model_atomic(model: keras.Model, path) -> None:
@@ -147,14 +148,18 @@ def _unshare(model) -> None:
 
 
 class SegmentationValidation(keras.callbacks.Callback):
-    """Every ``every`` epochs: overlap-tile prediction of the validation images,
-    scores into the logs (``val_v_rand``, ``val_v_info``, ``val_pixel_error`` with
-    ISBI labels, and ``val_post_*`` of the map after ``postprocess``, e.g.
-    ``zoo.postprocess.watershed_boundaries``; ``val_iou``, ``val_dice`` always),
-    and the best model by ``monitor`` saved to ``run_dir/best.keras``."""
+    """Every ``every`` epochs: overlap-tile prediction of the validation images (a
+    stack, or a list of images of different sizes; IoU and Dice then count the
+    pixels of all of them), scores into the logs (``val_v_rand``, ``val_v_info``,
+    ``val_pixel_error`` with ISBI labels, and ``val_post_*`` of the map after
+    ``postprocess``, e.g. ``zoo.postprocess.watershed_boundaries``; ``val_iou``,
+    ``val_dice`` always), and the best model by ``monitor`` saved to
+    ``run_dir/best.keras``. ``channel``: the output channel scored against binary
+    masks; ``None`` scores class maps against every channel (mean IoU and Dice
+    over the foreground classes)."""
 
     def __init__(self, images, masks, run_dir, *, isbi_labels=None, every: int = 1,
-                 monitor: str = "val_v_rand", channel: int = -1, tile_kwargs=None,
+                 monitor: str = "val_v_rand", channel: int | None = -1, tile_kwargs=None,
                  postprocess=None, best_score: float = -np.inf, verbose: bool = True):
         super().__init__()
         self.images, self.masks, self.isbi_labels = images, masks, isbi_labels
@@ -163,10 +168,19 @@ class SegmentationValidation(keras.callbacks.Callback):
         self.postprocess, self.best, self.verbose = postprocess, best_score, verbose
 
     def scores(self, model, **tile_kwargs) -> dict:
-        probs = predict_tiled(model, self.images, verbose=False,
-                              **{**self.tile_kwargs, **tile_kwargs})
-        return score_predictions(probs[..., self.channel], self.masks, self.isbi_labels,
-                                 self.postprocess)
+        kwargs = {**self.tile_kwargs, **tile_kwargs}
+        if isinstance(self.images, list | tuple):  # sizes may differ: score all pixels
+            probs = [self._channel(predict_tiled(model, image, verbose=False, **kwargs))
+                     for image in self.images]
+            classes = () if self.channel is not None else probs[0].shape[-1:]
+            return score_predictions(
+                np.concatenate([p.reshape(-1, *classes) for p in probs]),
+                np.concatenate([np.ravel(m) for m in self.masks]))
+        probs = self._channel(predict_tiled(model, self.images, verbose=False, **kwargs))
+        return score_predictions(probs, self.masks, self.isbi_labels, self.postprocess)
+
+    def _channel(self, probs):
+        return probs if self.channel is None else probs[..., self.channel]
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and not self.model.stop_training:
@@ -182,10 +196,14 @@ class SegmentationValidation(keras.callbacks.Callback):
 
 
 def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
-    """IoU and Dice of ``probs > 0.5`` vs binary ``masks``; with ISBI labels (0/255)
+    """IoU and Dice of ``probs > 0.5`` vs binary ``masks`` (or, for ``probs`` with a
+    class axis more than ``masks``, their means over the foreground classes of the
+    argmax, :func:`zoo.evaluation.class_scores`); with ISBI labels (0/255)
     also V_rand, V_info, Rand and pixel error of ``probs`` as membrane maps, and
     with ``postprocess`` (a function of the maps) the same four after it, as
     ``post_v_rand``, ``post_v_info``, ..."""
+    if np.ndim(probs) == np.ndim(masks) + 1:
+        return class_scores(masks, probs)
     scores = {"iou": iou_score(masks, probs), "dice": dice_score(masks, probs)}
     if isbi_labels is not None:
         keys = ("v_rand", "v_info", "rand_error", "pixel_error")
@@ -287,6 +305,7 @@ def _finish(model, run_dir, state, validation, keep, tta, info, verbose) -> dict
     """Keep the final model (``keep``: the best by validation or the last) and write
     the record."""
     best = run_dir / BEST
+    save_model_atomic(model, run_dir / LAST)
     if keep == "best" and best.is_file():
         model = keras.saving.load_model(best)
     record = {"steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"],

@@ -63,7 +63,8 @@ def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None,
     index = list(range(len(images))) if slices is None else list(slices)
     if index and max(index) >= len(images):
         raise ValueError(f"slice {max(index)} requested but {root} has {len(images)} {split} "
-                         "slices")
+                         f"slices (0..{len(images) - 1}); choose slices among them (the "
+                         "commands: --train-slices, --val-slices)")
     images = with_channel(to_unit_float(images[index]))
     if context:
         if np.any(np.diff(index) != 1):

@@ -1,0 +1,232 @@
+"""``zoo train`` end to end on tiny data: ISBI, CTC and folder layouts, config, resume,
+bad input (exit 2, one line, nothing of the user's touched, no folder left behind)."""
+
+import hashlib
+import json
+import re
+
+import numpy as np
+import pytest
+from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
+from PIL import Image
+
+from zoo.cli import main
+
+TINY = ["--filters", "4", "--model-option", "depth=2", "--patch", "32", "--steps", "4",
+        "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def isbi(tmp_path_factory):
+    root = tmp_path_factory.mktemp("isbi")
+    isbi_png_layout(root, n=4, size=64)
+    return root
+
+
+@pytest.fixture(scope="module")
+def isbi_run(isbi, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "isbi"
+    assert main(["train", "--data", str(isbi), "--out", str(out), "--train-slices", "0-2",
+                 "--val-slices", "3", *TINY]) == 0
+    return out
+
+
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_isbi_run_writes_models_scores_and_its_resolved_config(isbi_run):
+    assert {"config.toml", "checkpoint.keras", "state.json", "best.keras", "last.keras",
+            "model.keras", "metrics.json"} <= set(tree(isbi_run))
+    metrics = json.loads((isbi_run / "metrics.json").read_text())
+    assert metrics["steps"] == 4 and {"v_rand", "v_info", "iou", "dice"} <= set(metrics)
+    config = (isbi_run / "config.toml").read_text()
+    assert 'layout = "isbi"' in config and "encoder_options = {filters = 4}" in config
+    assert "model_options = {depth = 2}" in config and 'loss = "wce+dice"' in config
+
+
+def test_a_finished_run_is_never_overwritten(isbi, isbi_run, capsys):
+    before = tree(isbi_run)
+    assert main(["train", "--data", str(isbi), "--out", str(isbi_run), *TINY]) == 2
+    assert "is not empty; pass --resume" in capsys.readouterr().err
+    assert tree(isbi_run) == before
+
+
+def test_resume_refuses_other_settings_and_finishes_a_finished_run(isbi_run, capsys):
+    before = tree(isbi_run)
+    assert main(["train", "--out", str(isbi_run), "--resume", "--lr", "0.1"]) == 2
+    assert "lr=0.001 there, 0.1 here; drop --lr" in capsys.readouterr().err
+    assert tree(isbi_run) == before
+    assert main(["train", "--out", str(isbi_run), "--resume", "--verbose", "0"]) == 0
+    assert json.loads((isbi_run / "metrics.json").read_text())["steps"] == 4
+
+
+def test_config_file_repeats_a_run_and_flags_override_it(isbi_run, tmp_path):
+    out = tmp_path / "again"
+    assert main(["train", "--config", str(isbi_run / "config.toml"), "--out", str(out),
+                 "--steps", "2", "--loss", "focal+0.5*dice", "--verbose", "0"]) == 0
+    config = (out / "config.toml").read_text()
+    assert 'loss = "focal+0.5*dice"' in config and "steps = 2" in config
+    assert "encoder_options = {filters = 4}" in config  # from the file
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(isbi, tmp_path):
+    out = tmp_path / "cut"
+    args = ["train", "--data", str(isbi), "--out", str(out), "--train-slices", "0-2",
+            "--val-slices", "3", *TINY]
+    assert main([*args, "--train-minutes", "1e-6"]) == 0  # stops after its first step
+    assert json.loads((out / "state.json").read_text())["step"] == 1
+    assert main(["train", "--out", str(out), "--resume", "--verbose", "0"]) == 0
+    # The cut pass counts as one of the two passes (zoo.training.train): one more pass.
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+
+
+@pytest.mark.slow
+def test_ctc_layout(tmp_path):
+    ctc_layout(tmp_path / "ctc")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "ctc"), "--out", str(out), "--loss",
+                 "ce+dice", *TINY]) == 0
+    config = (out / "config.toml").read_text()
+    assert 'layout = "ctc"' in config
+    assert {"iou", "dice"} <= set(json.loads((out / "metrics.json").read_text()))
+
+
+def folder_data(root, sizes=((40, 48), (48, 40), (36, 36), (44, 44))):
+    """DRIVE-like names: images/N_training.png with manual/N_manual1.gif."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "manual").mkdir()
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+            root / "images" / f"{i + 21}_training.png")
+        mask = np.zeros((h, w), np.uint8)
+        mask[8:20, 10:30] = 255
+        Image.fromarray(mask).save(root / "manual" / f"{i + 21}_manual1.gif")
+    return root
+
+
+@pytest.mark.slow
+def test_folder_to_submission_with_zoo_commands_alone(tmp_path, capsys):
+    """The README's flow: a DRIVE-like folder (pairs by id, RGB, sizes differ), a local
+    pretrained-weights file, then predict with a submission, evaluate, export."""
+    from zoo.encoders.resnet import ResNet18
+
+    data = folder_data(tmp_path / "drive")
+    weights = tmp_path / "attached" / "resnet18.weights.h5"
+    weights.parent.mkdir()
+    ResNet18(input_shape=(None, None, 3)).save_weights(weights)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--masks", "manual",
+                 "--key", "id", "--val-fraction", "0.25", "--encoder", "resnet18",
+                 "--encoder-weights", str(weights), "--loss", "focal+0.5*dice", "--keep",
+                 "best", "--patch", "32", "--steps", "2", "--checkpoint-every", "2",
+                 "--batch-size", "2", "--verbose", "0"]) == 0
+    config = (run / "config.toml").read_text()
+    assert 'layout = "folder"' in config and 'key = "id"' in config
+    assert f'encoder_weights = "{weights}"' in config
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["keep"] == "best" and 0 <= metrics["iou"] <= 1
+
+    preds, submission = tmp_path / "preds", tmp_path / "submission.csv"
+    assert main(["predict", str(run / "model.keras"), str(data / "images"), "--out",
+                 str(preds), "--tile-size", "32", "--overlap", "8", "--rle",
+                 str(submission)]) == 0
+    assert submission.read_text().splitlines()[0] == "ImageId,EncodedPixels"
+    assert len(submission.read_text().splitlines()) == 5
+    scores = tmp_path / "scores.json"
+    assert main(["evaluate", str(preds), str(data / "manual"), "--key", "id", "--json",
+                 str(scores)]) == 0
+    assert {"iou", "dice", "v_rand"} <= set(json.loads(scores.read_text())["mean"])
+    assert main(["export", str(run / "model.keras"), "--format", "keras"]) == 0
+    assert "checked against Keras" in capsys.readouterr().out
+
+
+def class_folder(root, top=2):
+    """Grayscale class maps with ids 0..top."""
+    rng = np.random.default_rng(1)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(
+            root / "images" / f"{i}.png")
+        mask = np.zeros((40, 40), np.uint8)
+        mask[5:20, 5:20], mask[25:35, 10:30] = 1, top
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    return root
+
+
+@pytest.mark.slow
+def test_class_maps_train_a_softmax_model(tmp_path):
+    from keras.saving import load_model
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(class_folder(tmp_path / "classes")), "--out",
+                 str(out), "--num-classes", "3", "--loss", "ce+dice", *TINY]) == 0
+    assert load_model(out / "model.keras").output_shape[-1] == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["iou"] <= 1 and "num_classes = 3" in (out / "config.toml").read_text()
+
+
+def test_class_ids_beyond_num_classes_are_refused(tmp_path, capsys):
+    data = class_folder(tmp_path / "classes", top=4)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"),
+                 "--num-classes", "3"]) == 2
+    assert "a mask holds 4; pass --num-classes 5" in capsys.readouterr().err
+
+
+def test_layouts_are_detected(isbi, tmp_path):
+    from zoo.commands.train import DEFAULTS, detect_layout
+
+    isbi_tiff_layout(tmp_path / "tiff")
+    ctc_layout(tmp_path / "ctc", frames=2, annotated=(0,))
+    folder_data(tmp_path / "folder", sizes=((8, 8),))
+    (tmp_path / "folder" / "manual").rename(tmp_path / "folder" / "masks")
+    found = {name: detect_layout(root, DEFAULTS) for name, root in [
+        ("png", isbi), ("tiff", tmp_path / "tiff"), ("ctc", tmp_path / "ctc"),
+        ("folder", tmp_path / "folder")]}
+    assert found == {"png": "isbi", "tiff": "isbi", "ctc": "ctc", "folder": "folder"}
+    assert detect_layout(isbi, {**DEFAULTS, "layout": "folder"}) == "folder"
+
+
+BAD = {
+    "no data folder": (["--data", "{tmp}/nowhere"], "data folder not found"),
+    "unknown layout": (["--data", "{tmp}"], "none of the layouts zoo train reads"),
+    "bad loss": (["--data", "{isbi}", "--loss", "dice+boundary"], "cannot read the term"),
+    "zero steps": (["--data", "{isbi}", "--steps", "0"], "steps must be a positive integer"),
+    "ema out of range": (["--data", "{isbi}", "--ema", "1.5"], "ema is a momentum in [0, 1)"),
+    "encoder option": (["--data", "{isbi}", "--encoder", "resnet18", "--filters", "8"],
+                       "encoder 'resnet18' takes no option ['filters']"),
+    "unknown encoder": (["--data", "{isbi}", "--encoder", "resnet35"], "resnet35"),
+    "patch too large": (["--data", "{isbi}", "--train-slices", "0-2", "--val-slices", "3",
+                         "--patch", "128"], "larger than an image"),
+    "slices out of range": (["--data", "{isbi}"], "has 4 train slices (0..3)"),
+    "resume nothing": (["--resume"], "no zoo train run in"),
+    "missing config": (["--config", "{tmp}/run.toml"], "config file not found"),
+    "no data at all": ([], "no data: pass --data DIR"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_input_exits_2_with_one_line_and_leaves_no_folder(case, isbi, tmp_path, capsys):
+    args, message = BAD[case]
+    before = tree(isbi)
+    out = tmp_path / "run"
+    args = [a.format(tmp=tmp_path, isbi=isbi) for a in args]
+    assert main(["train", "--out", str(out), *args, "--verbose", "0"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("zoo train: error:"), err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists() and tree(isbi) == before
+
+
+def test_a_config_with_unknown_settings_is_refused(tmp_path, isbi, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(f'data = "{isbi}"\nepochs = 3\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert re.search(r"unknown settings \['epochs'\]", capsys.readouterr().err)
+    config.write_text(f'data = "{isbi}"\nlr = "fast"\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert "setting lr = 'fast': expected a float like the default 0.001" in (
+        capsys.readouterr().err)
