@@ -149,3 +149,13 @@ def test_data_parallel_on_two_virtual_jax_devices(isbi, tmp_path):
     _ok(result)
     assert "data-parallel over 2 devices" in result.stdout
     assert json.loads((out / "metrics.json").read_text())["backend"] == "jax"
+
+
+@pytest.mark.parametrize("flag", ["--steps", "--checkpoint-every", "--batch-size", "--patch"])
+def test_counts_must_be_positive(flag, capsys):
+    from recipes import isbi2012
+
+    with pytest.raises(SystemExit) as exit_:
+        isbi2012.parse(["--out", "x", flag, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: must be a positive integer, got '0'" in capsys.readouterr().err

@@ -59,6 +59,21 @@ def test_unreachable_output_size():
         zoo.unet_input_size(390)
 
 
+@pytest.mark.parametrize("depth", range(7))
+def test_smallest_legal_input_is_the_first_the_size_rule_accepts(depth):
+    from zoo.geometry import _forward, _smallest_valid_input
+
+    first = next(n for n in range(1, 20 * 2**depth) if _forward(n, depth))
+    assert _smallest_valid_input(depth) == first
+
+
+def test_size_rules_answer_at_any_depth():
+    with pytest.raises(ValueError, match="legal outputs are"):
+        zoo.unet_input_size(388, depth=40)  # used to search 10 * 2**40 sizes
+    with pytest.raises(ValueError, match="legal sizes are"):
+        zoo.unet_output_size(572, depth=200)
+
+
 def test_valid_padding_needs_concrete_size():
     with pytest.raises(ValueError, match="concrete input size"):
         zoo.unet((None, None, 1), padding="valid")

@@ -84,7 +84,11 @@ def _either(low: int, high: int) -> str:
 
 
 def _smallest_valid_input(depth: int) -> int:
-    return next(n for n in range(1, 10 * (2**depth) + 10 * TRIM * depth) if _forward(n, depth))
+    """188 at depth 4, without a search: the smallest bottleneck input b whose up path
+    never shrinks to 0 (5 at depth 0, 7 at depth 1, else 8, since u -> 2u - 4 stays >= 4
+    only from 4), taken back through the encoder, s -> 2s + 4, ``depth`` times."""
+    bottleneck = 5 if depth == 0 else 7 if depth == 1 else 8
+    return 2**depth * bottleneck + TRIM * (2**depth - 1)
 
 
 def _legal_form(depth: int) -> str:

@@ -79,23 +79,34 @@ def encoder_options(args) -> dict:
     return options
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (``--steps 0`` is refused, not run)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
 def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: float,
                 batch_size: int, patch: int | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, "
                         "state.json, best.keras, model.keras, metrics.json)")
-    parser.add_argument("--steps", type=int, default=steps, help="training steps in total")
+    parser.add_argument("--steps", type=positive_int, default=steps, help="training steps in total")
     parser.add_argument("--train-minutes", type=float,
                         help="also stop after this much training time (validation excluded)")
-    parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every,
+    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every,
                         help="steps between atomic checkpoints (and validations)")
     parser.add_argument("--val-every", type=int, default=1,
                         help="validate every N checkpoints (0: only at the end)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
     if patch is not None:
-        parser.add_argument("--patch", type=int, default=patch, help="training crop side")
+        parser.add_argument("--patch", type=positive_int, default=patch, help="training crop side")
     parser.add_argument("--lr", type=float, default=lr, help="initial learning rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="float32",
@@ -107,7 +118,7 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
                         help="the model kept as model.keras and scored: the best validation "
                         "checkpoint, or the last one (no selection on the validation slices)")
     parser.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=positive_int, default=2,
                         help="data loading threads (2 overlaps augmentation with the step)")
     parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     return parser
