@@ -20,10 +20,11 @@ removed if it disagrees. An existing output is never replaced without
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomic
 
 FORMATS = {"keras": ".inference.keras", "saved_model": "_saved_model", "onnx": ".onnx"}
 
@@ -60,26 +61,15 @@ def run(args: argparse.Namespace) -> int:
     import zoo  # noqa: F401  (registers zoo's layers for loading)
 
     model = float32_model(keras.saving.load_model(args.model, compile=False))
-    staged = out.with_name(f".staged.{out.name}")  # same suffix, renamed once checked
-    _remove(staged)
-    try:
-        export(model, staged, args.format, size_multiple=args.size_multiple,
-               opset=args.opset)
-        checked = check(model, staged, args.format)
-    except BaseException:
-        _remove(staged)
-        raise
-    _remove(out)
-    staged.rename(out)
-    print(f"{out} ({args.format}); {checked}")
+    checked = []
+
+    def write(path: Path) -> None:  # checked before it replaces anything
+        export(model, path, args.format, size_multiple=args.size_multiple, opset=args.opset)
+        checked.append(check(model, path, args.format))
+
+    write_atomic(out, write)
+    print(f"{out} ({args.format}); {checked[0]}")
     return 0
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def float32_model(model):

@@ -113,7 +113,7 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
                         choices=["float32", "mixed_float16", "mixed_bfloat16"])
     parser.add_argument("--distribute", action="store_true",
                         help="data-parallel over all local devices (JAX: keras.distribution; "
-                        "TensorFlow: tf.distribute.MirroredStrategy)")
+                        "TensorFlow: the recipes' mirrored strategy, recipes/_cli.py)")
     parser.add_argument("--keep", choices=["best", "last"], default="best",
                         help="the model kept as model.keras and scored: the best validation "
                         "checkpoint, or the last one (no selection on the validation slices)")
@@ -126,8 +126,8 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
 
 def setup(args):
     """Seed, precision and (``--distribute``, JAX) data parallelism; returns the
-    context to build models in. TensorFlow's ``tf.distribute`` lives in the recipes
-    (``zoo`` uses Keras' public API only)."""
+    context to build models in. The TensorFlow mirrored strategy lives in
+    ``recipes/_cli.py`` (``zoo`` uses Keras' public API only)."""
     import keras
 
     keras.utils.set_random_seed(args.seed)
