@@ -99,7 +99,7 @@ def _rgb_png(path):
 
 @pytest.mark.parametrize("make_input,extra,words", [
     (_rgb_png, [], "has 3 channel.*takes 1: convert"),
-    (_float_tiff, [], r"floats in \[.*images must be in \[0, 1\]"),
+    (_float_tiff, [], r"x.tif must be float in \[0, 1\].*divide by 255"),
     (lambda p: p / "missing.png", [], "input not found"),
     (_rgb_png, ["--threshold", "1.5"], "--threshold must be between 0 and 1"),
 ])

@@ -85,3 +85,20 @@ def test_cli_fetch(server, tmp_path, capsys):
     refused = ["data", "fetch", "isbi2012", "--to", str(tmp_path / "new"), "--base-url", server]
     assert main(refused) == 2
     assert "no pinned sha256" in capsys.readouterr().err
+
+
+def test_a_failed_fetch_names_the_url_and_leaves_no_empty_folder(server, tmp_path, capsys):
+    refused = "http://127.0.0.1:9"  # nothing listens on the discard port
+    args = ["data", "fetch", "isbi2012", "--to", str(tmp_path / "new" / "isbi"), "--base-url",
+            refused, "--allow-unverified"]
+    assert main(args) == 2
+    assert f"could not download {refused}/train-volume.tif" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    # a partial download is kept (it resumes), and so is its folder
+    partial = tmp_path / "kept" / "train-volume.tif.part"
+    partial.parent.mkdir()
+    partial.write_bytes(PAYLOAD[:100])
+    with pytest.raises(ConnectionError):
+        fetch("isbi2012", partial.parent, base_url=refused, allow_unverified=True,
+              verbose=False)
+    assert partial.read_bytes() == PAYLOAD[:100]

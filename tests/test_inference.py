@@ -35,7 +35,7 @@ def test_any_size_including_smaller_than_a_tile(same_model, shape):
 
 
 def test_stacks(same_model):
-    stack = RNG.random((3, 40, 50)).astype("float32")
+    stack = RNG.random((3, 40, 50, 1)).astype("float32")
     out = zoo.predict_tiled(same_model, stack, tile_size=32, verbose=False)
     assert out.shape == (3, 40, 50, 1)
     np.testing.assert_allclose(out[1], zoo.predict_tiled(same_model, stack[1], tile_size=32))

@@ -65,8 +65,10 @@ def test_stacks_channels_and_errors():
     assert isbi_scores(labels, probs)["v_rand"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
         isbi_scores(labels, probs * 255)
-    with pytest.raises(ValueError, match="must both be"):
+    with pytest.raises(ValueError, match="same shape"):
         isbi_scores(labels, probs[:1])
+    one = labels[0][..., None]  # (H, W, 1): one slice with a channel, not H slices
+    assert isbi_scores(one, probs[0])["v_rand"] == pytest.approx(1.0)
 
 
 @pytest.mark.skipif(not (ISBI2012 / "labels").is_dir(),

@@ -57,8 +57,10 @@ def test_small_regions_merge_and_stacks_keep_their_shape():
 
 
 def test_bad_input_is_named():
-    with pytest.raises(ValueError, match="float"):
-        watershed_boundaries(np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        watershed_boundaries(np.full((8, 8), 200, np.uint8))
+    with pytest.raises(ValueError, match="trailing channel of 1"):
+        watershed_boundaries(np.zeros((8, 8, 2, 2)))
     with pytest.raises(ValueError, match="sigmoid"):
         watershed_boundaries(np.full((8, 8), 3.0))
     unsure = np.full((8, 8), 0.4)  # no confident interior: left as it is

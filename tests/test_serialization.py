@@ -89,3 +89,28 @@ def test_saved_on_one_backend_loads_on_the_other(tmp_path):
     assert loaded.keys() == expected.keys()
     for key, value in expected.items():
         np.testing.assert_allclose(loaded[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+WITHOUT_ZOO = """
+import sys, keras
+try:
+    keras.saving.load_model(sys.argv[1])
+except Exception as error:
+    print(error)
+else:
+    print("LOADED")
+"""
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["custom-layer", "zoo-loss"])
+def test_loading_without_import_zoo_names_zoo(compiled, tmp_path):
+    """Keras imports the module of a saved class only for its own packages, so a process
+    that has not run ``import zoo`` cannot load a zoo model; the error names zoo's
+    registered class (``zoo>...``) and module."""
+    model = zoo.unet((32, 32, 1), 1, depth=2, encoder_options={"filters": 2})
+    if compiled:
+        model.compile("adam", zoo.losses.DiceLoss() + zoo.losses.FocalLoss())
+    model.save(tmp_path / "m.keras")
+    out = subprocess.run([sys.executable, "-c", WITHOUT_ZOO, str(tmp_path / "m.keras")],
+                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert "LOADED" not in out and "zoo>" in out and "'module': 'zoo." in out

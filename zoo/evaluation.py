@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from . import checks
 from .checks import binary_mask
 
 THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -18,11 +19,17 @@ FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 
 
 def _binary(y_true, y_pred, threshold: float):
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        y_pred = np.reshape(y_pred, y_true.shape)
-    return binary_mask(y_true, "y_true"), y_pred > threshold
+    truth = binary_mask(y_true, "y_true")
+    probs = checks.probabilities(y_pred, "y_pred")
+    checks.probability(threshold, "threshold")
+    if probs.shape == (*truth.shape, 1):
+        probs = probs[..., 0]
+    elif truth.shape == (*probs.shape, 1):
+        truth = truth[..., 0]
+    if probs.shape != truth.shape:
+        raise ValueError(f"y_true {truth.shape} and y_pred {probs.shape} must have the same "
+                         "shape (a trailing channel of 1 is accepted)")
+    return truth, probs > threshold
 
 
 def iou_score(y_true, y_pred, threshold: float = 0.5) -> float:
@@ -95,6 +102,9 @@ def _joint_fractions(truth: np.ndarray, proposal: np.ndarray):
     Proposal boundary pixels (0) inside the foreground count as singletons.
     Returns (p_ij, s_i over proposal segments, t_j over truth segments).
     """
+    if np.shape(truth) != np.shape(proposal):
+        raise ValueError(f"truth {np.shape(truth)} and proposal {np.shape(proposal)} must have "
+                         "the same shape")
     mask = truth > 0
     t = truth[mask].astype(np.int64)
     s = proposal[mask].astype(np.int64)
@@ -151,8 +161,8 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
 
     Args:
         labels: (H, W) or (N, H, W) label images, 255 (or any value > 0) =
-            cell interior, 0 = membrane.
-        membrane_probs: the same shape, membrane probability in [0, 1]
+            cell interior, 0 = membrane (a trailing channel of 1 is accepted).
+        membrane_probs: the same shape, membrane probability in [0, 1], finite
             (a trailing channel of 1 is accepted).
         thresholds: binarisation thresholds; at threshold t the proposal's
             cells are the pixels with probability < t.
@@ -168,17 +178,14 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
     (1 - best pixel F-score of the cell class), the per-threshold curves and
     the best thresholds.
     """
-    labels = np.asarray(labels)
-    probs = np.asarray(membrane_probs, dtype=np.float64)
-    if probs.ndim == labels.ndim + 1 and probs.shape[-1] == 1:
-        probs = probs[..., 0]
+    labels = checks.label_image(checks.drop_channel(labels, "labels"), "labels")
+    probs = checks.probabilities(checks.drop_channel(membrane_probs, "membrane_probs"),
+                                 "membrane_probs (membrane = 1)").astype(np.float64)
+    if labels.shape != probs.shape:
+        raise ValueError(f"labels {labels.shape} and membrane_probs {probs.shape} must have "
+                         "the same shape")
     if labels.ndim == 2:
         labels, probs = labels[None], probs[None]
-    if labels.shape != probs.shape or labels.ndim != 3:
-        raise ValueError(f"labels {labels.shape} and membrane_probs {probs.shape} must both be "
-                         "(H, W) or (N, H, W)")
-    if probs.min() < 0 or probs.max() > 1:
-        raise ValueError("membrane_probs must be probabilities in [0, 1] (membrane = 1)")
     truths = [label_cells(label > 0) for label in labels]
     curves = {"v_rand": [], "v_info": [], "rand_fscore": [], "pixel_fscore": []}
     for threshold in thresholds:

@@ -24,6 +24,9 @@ def count_flops(model) -> int:
     TensorFlow's bundled Keras 2 under Keras 3. Raises ``ValueError`` naming the
     layer whose spatial size is unknown (rebuild the model with a fixed input shape).
     """
+    if not hasattr(model, "layers"):
+        raise TypeError(f"count_flops needs a Keras model, got {type(model).__name__}: build "
+                        "it first, e.g. zoo.count_flops(zoo.build('unet'))")
     return sum(_layer_flops(layer) for layer in model.layers)
 
 

@@ -14,6 +14,7 @@ def unet_output_size(input_size: int, depth: int = 4) -> int:
     Raises ``ValueError`` naming the nearest legal sizes (188 + 16k at depth 4,
     Ronneberger et al. 2015, Sec. 2: every 2x2 pooling must see an even size).
     """
+    _check_depth(depth)
     size = _forward(input_size, depth)
     if size is None:
         low, high = nearest_valid_input_sizes(input_size, depth)
@@ -27,6 +28,7 @@ def unet_output_size(input_size: int, depth: int = 4) -> int:
 
 def unet_input_size(output_size: int, depth: int = 4) -> int:
     """Input side the valid-padding U-Net needs for ``output_size``; 388 -> 572 at depth 4."""
+    _check_depth(depth)
     size = output_size
     for _ in range(depth):
         size += TRIM
@@ -39,6 +41,12 @@ def unet_input_size(output_size: int, depth: int = 4) -> int:
     if output_size < 1 or _forward(size, depth) != output_size:
         return _raise_bad_output(output_size, depth)
     return size
+
+
+def _check_depth(depth) -> None:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise ValueError(f"depth must be an integer >= 0 (the number of poolings), got "
+                         f"{depth!r}")
 
 
 def nearest_valid_input_sizes(size: int, depth: int = 4) -> tuple[int, int]:

@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 
+from . import checks
 from .blocks import output_roles
 
 TTA = {
@@ -31,7 +32,9 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
         model: a zoo model (or any fully convolutional Keras model); the output
             declaring role ``mask`` is used (:func:`zoo.models.output_roles`),
             for other models the first.
-        image: (H, W), (H, W, C) or a stack (N, H, W[, C]), floats in [0, 1].
+        image: (H, W) (1-channel models), (H, W, C) or a stack (N, H, W, C), float in
+            [0, 1] (uint8 is divided by 255; other integer images, values outside
+            [0, 1] and NaN/inf raise). C must be the model's channel count.
         tile_size: same-padding models: the input tile side (default: the
             model's input size, or 256 for variable-size models; it must be a
             size the model accepts). Valid-padding models use their fixed size.
@@ -64,8 +67,9 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
         raise ValueError(f"tta must be None, 'flips' or 'd4', got {tta!r}")
     if blend not in ("gaussian", "constant"):
         raise ValueError(f"blend must be 'gaussian' or 'constant', got {blend!r}")
+    checks.positive_int(batch_size, "batch_size")
     channels = model.input_shape[-1]
-    image = np.asarray(image, dtype=np.float32)
+    image = checks.unit_image(image)
     if context:
         from .data.context import with_context
 
@@ -86,16 +90,17 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
 
 
 def _as_stack(image, channels):
-    if image.ndim == 2:
+    if image.ndim == 2 and channels == 1:
         return image[None, ..., None], True
     if image.ndim == 3 and image.shape[-1] == channels:
         return image[None], True
-    if image.ndim == 3 and channels == 1:
-        return image[..., None], False
     if image.ndim == 4 and image.shape[-1] == channels:
         return image, False
+    accepted = "(H, W), (H, W, 1) or a stack (N, H, W, 1)" if channels == 1 else (
+        f"(H, W, {channels}) or a stack (N, H, W, {channels})")
     raise ValueError(f"image of shape {image.shape} does not fit a model taking {channels} "
-                     "channel(s): pass (H, W), (H, W, C) or (N, H, W[, C])")
+                     f"channel(s): pass {accepted} (a stack of gray images: stack[..., None]; "
+                     "colour images for a gray model: convert to gray first)")
 
 
 def _geometry(model, tile_size):
@@ -128,6 +133,7 @@ def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_s
     tile, margin = _geometry(model, tile_size)
     if margin:
         out_tile, stride, border = tile - 2 * margin, tile - 2 * margin, margin
+        overlap = 2 * margin  # context on both sides, cut off by the model itself
         window = np.ones((out_tile, out_tile), np.float32)
     else:
         overlap = tile // 4 if overlap is None else overlap
@@ -135,9 +141,11 @@ def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_s
             raise ValueError(f"overlap must be in [0, tile_size), got {overlap}")
         out_tile, stride, border = tile, tile - overlap, overlap // 2
         window = _window(tile, overlap, blend)
-    # Pad: context on every side, and enough to cover the image with whole tiles.
-    span_h = max(height + 2 * border - 2 * margin, out_tile)
-    span_w = max(width + 2 * border - 2 * margin, out_tile)
+    # Pad: context on every side (``border`` before, ``overlap - border`` after: the
+    # constant blend's core is one pixel off centre for an odd overlap), and enough to
+    # cover the image with whole tiles.
+    span_h = max(height + overlap - 2 * margin, out_tile)
+    span_w = max(width + overlap - 2 * margin, out_tile)
     tiles_h = 1 + math.ceil(max(span_h - out_tile, 0) / stride)
     tiles_w = 1 + math.ceil(max(span_w - out_tile, 0) / stride)
     full_h = (tiles_h - 1) * stride + out_tile + 2 * margin
@@ -150,7 +158,8 @@ def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_s
     for first in range(0, len(starts), batch_size):
         chunk = starts[first:first + batch_size]
         batch = np.stack([padded[top:top + tile, left:left + tile] for top, left in chunk])
-        prediction = _predict_batch(model, batch, tta)
+        prediction = _predict_batch(model, batch, tta) if first else _first_batch(
+            model, batch, tta, tile)
         if accumulator is None:
             accumulator = np.zeros((*weight.shape, prediction.shape[-1]), np.float32)
         for (top, left), tile_prediction in zip(chunk, prediction, strict=True):
@@ -171,6 +180,15 @@ def _window(tile, overlap, blend):
     coords = np.arange(tile) - (tile - 1) / 2
     g = np.exp(-(coords**2) / (2 * (tile / 8) ** 2))
     return np.maximum(np.outer(g, g), 1e-3).astype(np.float32)
+
+
+def _first_batch(model, batch, tta, tile):
+    try:
+        return _predict_batch(model, batch, tta)
+    except Exception as error:  # the backend's shape error, named in the user's terms
+        raise ValueError(f"the model failed on its first {tile}x{tile} tiles (same-padding "
+                         "models need a tile_size divisible by 2**depth, e.g. 256): "
+                         f"{type(error).__name__}: {str(error)[:200]}") from error
 
 
 def _predict_batch(model, batch, tta):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from . import checks
 from .blocks import output_roles
 
 EPSILON = 1e-7
@@ -33,6 +34,7 @@ register = keras.saving.register_keras_serializable(package="zoo")
 
 def _as_target(y_true, y_pred):
     """Float32 targets shaped like ``y_pred`` (one-hot encodes class maps)."""
+    checks.same_size(y_true.shape, y_pred.shape)
     classes = y_pred.shape[-1]
     y_true = ops.cast(y_true, "float32")
     if len(y_true.shape) == len(y_pred.shape) - 1:
@@ -106,6 +108,7 @@ class SegmentationLoss(_Arithmetic, keras.losses.Loss):
                 "(B,), not a per-pixel weight map. Use WeightedCrossEntropy (or FocalLoss) for "
                 f"weight maps, e.g. WeightedCrossEntropy() + {type(self).__name__}()."
             )
+        checks.prediction_pair(y_true, y_pred, self.from_logits, type(self).__name__)
         return super().__call__(y_true, y_pred, sample_weight)
 
     def get_config(self):
@@ -133,6 +136,11 @@ class WeightedCrossEntropy(SegmentationLoss):
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")
         y_true = _as_target(y_true, y_pred)
+        expected = 2 if y_pred.shape[-1] == 1 else y_pred.shape[-1]
+        if self.class_weights is not None and len(self.class_weights) != expected:
+            raise ValueError(f"class_weights needs {expected} values (one per class; "
+                             "(background, foreground) for one sigmoid channel), got "
+                             f"{len(self.class_weights)}")
         if y_pred.shape[-1] == 1:
             y = y_true[..., 0]
             _, log_p, log_not_p = _binary_log_probs(y_pred[..., 0], self.from_logits)
@@ -160,6 +168,9 @@ class FocalLoss(SegmentationLoss):
     def __init__(self, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False,
                  name="focal_loss", **kwargs):
         super().__init__(from_logits=from_logits, name=name, **kwargs)
+        if not (0 <= alpha <= 1 and gamma >= 0):
+            raise ValueError(f"FocalLoss needs 0 <= alpha <= 1 and gamma >= 0, got "
+                             f"alpha={alpha}, gamma={gamma}")
         self.alpha, self.gamma = float(alpha), float(gamma)
 
     def _modulator(self, p_t):
@@ -187,6 +198,10 @@ class _RegionLoss(SegmentationLoss):
 
     def __init__(self, smooth: float = 1.0, per_image: bool = True, **kwargs):
         super().__init__(**kwargs)
+        if not smooth > 0:
+            raise ValueError(f"{type(self).__name__} needs smooth > 0 (it keeps the score of "
+                             f"an empty mask finite), got smooth={smooth}; use e.g. 1e-6 for "
+                             "a nearly exact score")
         self.smooth, self.per_image = float(smooth), per_image
 
     def call(self, y_true, y_pred):

@@ -23,11 +23,15 @@ import math
 import keras
 from keras import ops
 
+from . import checks
+
 register = keras.saving.register_keras_serializable(package="zoo")
 
 
 def _one_hot_pair(y_true, y_pred, num_classes, threshold, from_logits):
     """Binarised (B, H, W, K) target and prediction, K = 1 (binary) or num_classes."""
+    checks.prediction_pair(y_true, y_pred, from_logits, "metric")
+    checks.same_size(y_true.shape, y_pred.shape)
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")
     if len(y_true.shape) == len(y_pred.shape) - 1:
@@ -45,6 +49,7 @@ class _OverlapMetric(keras.metrics.Metric):
                  class_id: int | None = None, per_image: bool = False,
                  empty_score: float = 1.0, name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
+        checks.probability(threshold, "threshold")
         if num_classes < 1 or (class_id is not None and not 0 <= class_id < num_classes):
             raise ValueError(f"need num_classes >= 1 and 0 <= class_id < num_classes, got "
                              f"num_classes={num_classes}, class_id={class_id}")
@@ -126,6 +131,7 @@ class PixelError(keras.metrics.Metric):
     def __init__(self, num_classes: int = 1, threshold: float = 0.5, from_logits: bool = False,
                  name="pixel_error", dtype="float32"):
         super().__init__(name=name, dtype=dtype)
+        checks.probability(threshold, "threshold")
         self.num_classes, self.threshold, self.from_logits = num_classes, threshold, from_logits
         self.wrong = self.add_variable(shape=(), initializer="zeros", name="wrong")
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
+
 
 def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: float = 0.5,
                          seed_erosion: float = 3.0, min_seed: int = 100,
@@ -43,13 +45,12 @@ def watershed_boundaries(membrane_probs, *, sigma: float = 0.0, seed_threshold: 
         float32 array of the same shape. A slice with no confident interior
         (an untrained or blank map) is returned unchanged.
     """
-    probs = np.asarray(membrane_probs)
-    if probs.ndim not in (2, 3) or not np.issubdtype(probs.dtype, np.floating):
-        raise ValueError(f"membrane_probs must be a float (H, W) or (N, H, W) map, got "
-                         f"{probs.dtype} {probs.shape}")
-    if probs.size and (probs.min() < 0 or probs.max() > 1):
-        raise ValueError(f"membrane_probs must lie in [0, 1], found "
-                         f"[{probs.min():.3g}, {probs.max():.3g}]; apply a sigmoid first")
+    probs = checks.probabilities(checks.drop_channel(membrane_probs, "membrane_probs"),
+                                 "membrane_probs")
+    checks.probability(seed_threshold, "seed_threshold")
+    if sigma < 0 or seed_erosion < 0 or min_seed < 0:
+        raise ValueError(f"sigma, seed_erosion and min_seed must be >= 0, got sigma={sigma}, "
+                         f"seed_erosion={seed_erosion}, min_seed={min_seed}")
     options = {"sigma": sigma, "seed_threshold": seed_threshold,
                "seed_erosion": seed_erosion, "min_seed": min_seed, "keep_map": keep_map}
     if probs.ndim == 3:

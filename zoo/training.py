@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from . import checks
 from .evaluation import class_scores, dice_score, iou_score, isbi_scores
 from .files import write_atomic, write_json_atomic
 from .inference import predict_tiled
@@ -34,6 +36,43 @@ RUN_FILES = (CHECKPOINT, STATE, BEST, LAST, MODEL, METRICS)
 
 def save_model_atomic(model: keras.Model, path) -> None:
     write_atomic(path, model.save)
+
+
+def _pending(run_dir: Path, step: int) -> Path:
+    return run_dir / f".checkpoint.step{step}.keras"
+
+
+def recover_checkpoint(run_dir) -> None:
+    """After a run was killed: put a committed checkpoint in place and remove the
+    uncommitted and half-written files. ``state.json`` is the commit point: a checkpoint
+    is staged as ``.checkpoint.step{N}.keras``, then the state of step N is written,
+    then the checkpoint is renamed into place, so a kill at any moment leaves either
+    the old checkpoint and state or the new state and its staged checkpoint."""
+    run_dir = Path(run_dir)
+    state = read_state(run_dir)
+    if state is not None and _pending(run_dir, state["step"]).is_file():
+        os.replace(_pending(run_dir, state["step"]), run_dir / CHECKPOINT)
+    for leftover in [*run_dir.glob(".checkpoint.*.keras"), *run_dir.glob(".*.tmp.*")]:
+        if leftover.is_file():
+            leftover.unlink()
+
+
+def _generators(model) -> list:
+    # in model order: the paths repeat ("seed_generator/seed_generator_state" per layer)
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def dropout_rng(model) -> list:
+    """The states of ``model``'s random-number generators (dropout's), in layer order:
+    Keras saves a model without them, so a resumed run would draw other dropout masks."""
+    return [keras.ops.convert_to_numpy(v).tolist() for v in _generators(model)]
+
+
+def restore_dropout_rng(model, states: list) -> None:
+    generators = _generators(model)
+    if len(generators) == len(states):
+        for variable, value in zip(generators, states, strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
 def read_state(run_dir) -> dict | None:
@@ -52,7 +91,9 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     stops training once ``budget_s`` training seconds are spent (after the
     current batch), and at every epoch end appends a history point (step,
     cumulative ``train_s`` and ``wall_s``, the epoch's logs, validation scores
-    included) and saves ``checkpoint.keras`` then ``state.json`` atomically.
+    included) and commits ``checkpoint.keras`` with ``state.json`` (see
+    :func:`recover_checkpoint`), so a run killed at any moment resumes from its last
+    finished epoch.
     """
 
     def __init__(self, run_dir, *, state=None, validation=None, budget_s=None):
@@ -79,16 +120,18 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         state["wall_s"] += time.perf_counter() - self.begin
         if self.validation is not None:
             state["best_score"] = float(self.validation.best)
+        state["rng"] = dropout_rng(self.model)
         state["history"].append({
             "epoch": epoch + 1, "step": state["step"], "train_s": state["train_s"],
             "wall_s": state["wall_s"], "time": time.time(),
             **{k: float(v) for k, v in (logs or {}).items()}})
-        staged = self.run_dir / STAGED
+        staged, pending = self.run_dir / STAGED, _pending(self.run_dir, state["step"])
         if staged.is_file():  # saved by SaveTrainingWeights before any weight swap
-            os.replace(staged, self.run_dir / CHECKPOINT)
+            os.replace(staged, pending)
         else:
-            save_model_atomic(self.model, self.run_dir / CHECKPOINT)
-        write_json_atomic(self.run_dir / STATE, state)
+            save_model_atomic(self.model, pending)
+        write_json_atomic(self.run_dir / STATE, state)  # the commit point
+        os.replace(pending, self.run_dir / CHECKPOINT)
 
 
 class SaveTrainingWeights(keras.callbacks.Callback):
@@ -260,8 +303,27 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
     """
     if keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
+    checks.positive_int(steps, "steps")
+    if budget_s is not None and not budget_s >= 0:
+        raise ValueError(f"budget_s must be >= 0 seconds (or None), got {budget_s}")
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NotADirectoryError(f"run_dir {run_dir} is a file; choose a folder")
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta,
+                      callbacks, verbose, info)
+    except BaseException:
+        if created and not (run_dir / CHECKPOINT).is_file():  # nothing to resume: no folder
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta, callbacks,
+           verbose, info) -> dict:
+    if resume:
+        recover_checkpoint(run_dir)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
     state = read_state(run_dir) if resume and (run_dir / CHECKPOINT).is_file() else None
     state = {**new_state(), **state} if state is not None else None
@@ -274,6 +336,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
                               "to resume from; choose another output directory")
     if state is not None:
         model = keras.saving.load_model(run_dir / CHECKPOINT)
+        restore_dropout_rng(model, state.get("rng", []))
         if verbose:
             print(f"resuming after step {state['step']} ({run_dir / CHECKPOINT})", flush=True)
         if validation is not None:
@@ -281,7 +344,6 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
     else:
         (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
         model, state = build(), new_state()
-    (run_dir / STAGED).unlink(missing_ok=True)  # a checkpoint cut while being staged
     checkpoint = AtomicCheckpoint(run_dir, state=state, validation=validation,
                                   budget_s=budget_s)
     epochs = -(-steps // len(dataset))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checks
 from ..data.io import IMAGE_SUFFIXES, list_images, read_image, read_stack, to_unit_float
 from ..files import write_atomic
 
@@ -171,14 +172,7 @@ def read_input(path: Path, channels: int) -> tuple[np.ndarray, bool]:
     ((N, H, W, C), True); wrong ranges, NaN and channel counts raise ``ValueError``."""
     stack = _is_stack(path)
     image = read_stack(path) if stack else read_image(path)
-    if np.issubdtype(image.dtype, np.floating) and (np.nanmin(image) < 0 or
-                                                     np.nanmax(image) > 1):
-        raise ValueError(f"{path.name} holds floats in [{np.nanmin(image):g}, "
-                         f"{np.nanmax(image):g}]; images must be in [0, 1]: rescale it")
-    image = to_unit_float(image)
-    if not np.isfinite(image).all():
-        raise ValueError(f"{path.name} holds {int((~np.isfinite(image)).sum())} NaN or "
-                         "infinite pixels")
+    image = checks.unit_image(to_unit_float(image), path.name)
     gray = image.ndim == (3 if stack else 2)
     if gray:
         image = image[..., None]

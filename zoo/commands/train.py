@@ -394,7 +394,8 @@ def _dataset(config: dict, data: TrainingData, workers: int):
     return SegmentationDataset(data.images, data.masks, data.weights,
                                patch_size=config["patch"], batch_size=config["batch_size"],
                                steps=config["checkpoint_every"], augment=augment,
-                               seed=config["seed"], workers=workers)
+                               seed=config["seed"], workers=workers,
+                               num_classes=config["num_classes"])
 
 
 def _validation(config: dict, data: TrainingData, out: Path):

@@ -34,6 +34,9 @@ class CoarseGridElastic(A.DualTransform):
 
     def __init__(self, grid: int = 3, sigma: float = 10.0, p: float = 1.0):
         super().__init__(p=p)
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2 or sigma < 0:
+            raise ValueError(f"CoarseGridElastic needs an integer grid >= 2 and sigma >= 0 "
+                             f"(the paper's 3 and 10 px), got grid={grid!r}, sigma={sigma}")
         self.grid, self.sigma = grid, sigma
 
     def get_params_dependent_on_data(self, params, data):

@@ -9,24 +9,42 @@ import threading
 import keras
 import numpy as np
 
+from .. import checks
 
-def _as_list(arrays, name, ndim):
+SHAPES = {"images": "(H, W, C)", "targets": "(H, W)", "weights": "(H, W)"}
+
+
+def _as_list(arrays, name, ndim, check):
     if arrays is None:
         return None
     items = list(arrays)
-    for item in items:
+    for i, item in enumerate(items):
         if np.ndim(item) != ndim:
-            raise ValueError(f"each of {name} must have {ndim} dims, got shape {np.shape(item)}")
-    return items
+            raise ValueError(f"each of {name} must be {SHAPES[name]}, got shape "
+                             f"{np.shape(item)} (item {i})"
+                             + ("; add a channel axis: image[..., None]"
+                                if name == "images" and np.ndim(item) == 2 else ""))
+    return [check(item, f"{name}[{i}]") for i, item in enumerate(items)]
+
+
+def _weight_map(weights, name):
+    weights = checks.finite(checks.numeric(weights, name), name)
+    if weights.size and weights.min() < 0:
+        raise ValueError(f"{name} must be >= 0 (per-pixel loss weights), found "
+                         f"{weights.min():g}")
+    return weights
 
 
 class SegmentationDataset(keras.utils.PyDataset):
     """Random crops (training) or a grid of tiles (validation) of images and targets.
 
     Args:
-        images: (N, H, W, C) array or list of (H, W, C) arrays in [0, 1].
-        targets: (N, H, W) masks or class maps (same sizes as the images).
-        weights: optional (N, H, W) weight maps; then batches are
+        images: (N, H, W, C) array or list of (H, W, C) arrays, float in [0, 1]
+            (uint8 is divided by 255; other integers or values outside [0, 1] raise).
+        targets: (N, H, W) binary 0/1 masks, or class maps with ids below
+            ``num_classes`` (same sizes as the images).
+        num_classes: 1 (binary masks, the default) or the class count of class maps.
+        weights: optional (N, H, W) weight maps (finite, >= 0); then batches are
             ``(x, y, w)`` and Keras passes ``w`` as the per-pixel sample weight.
         patch_size: target patch side (int or (h, w)).
         margin: extra context per side of the input patch; the input is
@@ -51,18 +69,28 @@ class SegmentationDataset(keras.utils.PyDataset):
 
     def __init__(self, images, targets, weights=None, *, patch_size=256, batch_size=4,
                  steps: int | None = None, margin: int = 0, mode: str = "random",
-                 augment=None, seed: int = 0, workers: int = 2, **pydataset_kwargs):
-        super().__init__(workers=workers, **pydataset_kwargs)
+                 augment=None, seed: int = 0, workers: int = 2, num_classes: int = 1,
+                 **pydataset_kwargs):
+        super().__init__(workers=checks.positive_int(workers, "workers"), **pydataset_kwargs)
         if mode not in ("random", "grid"):
             raise ValueError(f"mode must be 'random' or 'grid', got {mode!r}")
-        self.images = _as_list(images, "images", 3)
-        self.targets = _as_list(targets, "targets", 2)
-        self.weights = _as_list(weights, "weights", 2)
+        checks.positive_int(batch_size, "batch_size")
+        checks.positive_int(num_classes, "num_classes")
+        if steps is not None:
+            checks.positive_int(steps, "steps")
+        if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+            raise ValueError(f"margin must be an integer >= 0, got {margin!r}")
+        self.images = _as_list(images, "images", 3, checks.unit_image)
+        self.targets = _as_list(targets, "targets", 2,
+                                lambda t, name: checks.class_map(t, num_classes, name))
+        self.weights = _as_list(weights, "weights", 2, _weight_map)
         if len(self.images) != len(self.targets) or (
                 self.weights is not None and len(self.weights) != len(self.images)):
             raise ValueError("images, targets (and weights) need the same number of items")
         self.patch = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(
             patch_size)
+        for side in self.patch:
+            checks.positive_int(side, "patch_size")
         for image, target in zip(self.images, self.targets, strict=True):
             if image.shape[:2] != target.shape:
                 raise ValueError(f"image {image.shape[:2]} and target {target.shape} differ")

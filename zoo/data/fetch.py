@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,13 @@ def fetch_file(url: str, dest, sha256: str | None = None, *, timeout: float = 60
     partial = dest.with_name(dest.name + ".part")
     start = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.URLError as error:
+        raise ConnectionError(f"could not download {url}: {getattr(error, 'reason', error)}; "
+                              "check the network or pass --base-url MIRROR (a partial file "
+                              "resumes on the next run)") from error
+    with response:
         resumed = start and response.status == 206
         mode = "ab" if resumed else "wb"
         total = response.headers.get("Content-Length")
@@ -85,12 +92,32 @@ def fetch(name: str, to, *, base_url: str | None = None, checksums: dict | None 
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; available: {', '.join(DATASETS)}")
     checksums = checksums or {}
-    paths = []
     for remote in DATASETS[name]:
-        sha = checksums.get(remote.name, remote.sha256)
-        if sha is None and not allow_unverified:
+        if checksums.get(remote.name, remote.sha256) is None and not allow_unverified:
             raise ValueError(f"{remote.name} has no pinned sha256; pass its checksum "
                              f"(--sha256 {remote.name}=HEX) or --allow-unverified")
-        url = base_url.rstrip("/") + "/" + remote.name if base_url else remote.url
-        paths.append(fetch_file(url, Path(to) / remote.name, sha, **kwargs))
+    to = Path(to)
+    created = [folder for folder in (to, *to.parents) if not folder.exists()]
+    paths = []
+    try:
+        for remote in DATASETS[name]:
+            url = base_url.rstrip("/") + "/" + remote.name if base_url else remote.url
+            paths.append(fetch_file(url, to / remote.name,
+                                    checksums.get(remote.name, remote.sha256), **kwargs))
+    except BaseException:
+        _remove_empty(to, created)
+        raise
     return paths
+
+
+def _remove_empty(to: Path, created: list[Path]) -> None:
+    """After a failed fetch: drop empty partial files and the folders this fetch created,
+    where nothing (no resumable partial download) is left in them."""
+    for partial in to.glob("*.part") if to.is_dir() else ():
+        if partial.stat().st_size == 0:
+            partial.unlink()
+    for folder in created:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: a partial download to resume
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +15,34 @@ def read_image(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
+    with _unreadable_named(path):
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
 
-        return np.asarray(tifffile.imread(path))
-    from PIL import Image
+            return np.asarray(tifffile.imread(path))
+        from PIL import Image
 
-    with Image.open(path) as image:
-        return np.asarray(image)
+        with Image.open(path) as image:
+            return np.asarray(image)
+
+
+@contextlib.contextmanager
+def _unreadable_named(path: Path):
+    """A file the image libraries cannot decode -> ``ValueError`` naming it."""
+    try:
+        yield
+    except (OSError, ValueError, SyntaxError, IndexError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a readable image ({type(error).__name__}: "
+                         f"{str(error)[:120]}); replace or remove the file") from error
 
 
 def read_stack(path) -> np.ndarray:
     """A multi-page TIFF as (N, H, W[, C]); a single image becomes N = 1."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with _unreadable_named(Path(path)), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         stack, axes = np.asarray(series.asarray()), series.axes
     if "S" in axes and axes.index("S") < axes.index("Y"):  # planar samples -> last

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from .. import checks
+
 NEGLIGIBLE = 1e-4  # border-term values below this are not computed (set to 0)
 
 
@@ -15,7 +17,8 @@ def unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0,
     """w(x) = w_c(x) + w0 * exp(-(d1(x) + d2(x))^2 / (2 sigma^2)), float32.
 
     Args:
-        labels: (H, W) or (N, H, W) instance labels (0 = background or
+        labels: (H, W) or (N, H, W) (a trailing channel of 1 is accepted)
+            integer or bool instance labels (0 = background or
             membrane), or binary masks (any two values, e.g. ISBI's 0/255),
             whose 4-connected components become the cells.
         w0, sigma: the paper's 10 and ~5 px.
@@ -30,11 +33,12 @@ def unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0,
     exceeds 1e-4, which keeps a 512x512 slice with ~100 cells in tens of ms;
     beyond it the term is set to 0 (an absolute error below 1e-4).
     """
-    labels = np.asarray(labels)
+    labels = checks.label_image(checks.drop_channel(labels, "labels"), "labels")
+    if not (w0 >= 0 and sigma > 0):
+        raise ValueError(f"unet_weight_map needs w0 >= 0 and sigma > 0 (the paper's 10 and "
+                         f"5 px), got w0={w0}, sigma={sigma}")
     if labels.ndim == 3:
         return np.stack([unet_weight_map(s, w0, sigma, class_weights) for s in labels])
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be (H, W) or (N, H, W), got shape {labels.shape}")
     instances = _instances(labels)
     cells = instances > 0
     weights = _class_weights(cells, class_weights)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from .. import checks
 from ..blocks import HeadOutput, output_roles, segmentation_head
 from ..encoders import get_encoder, set_encoder_trainable
 from ..geometry import check_same_padding_size, unet_output_size
@@ -166,6 +167,7 @@ def build_model(architecture: Architecture, input_shape: Sequence[int | None], n
                 **options) -> keras.Model:
     """Build ``architecture`` on ``encoder``; see any generated builder's docstring."""
     arch = architecture
+    checks.positive_int(num_classes, "num_classes")
     spec = get_encoder(encoder)
     unknown = set(options) - set(arch.options)
     encoder_keys = sorted(unknown & set(spec.options))
@@ -241,7 +243,7 @@ def _classification_module(x, rate: float):
 
 
 def _check_input_shape(input_shape, depth: int, padding: str, *, check_sides: bool) -> None:
-    if len(input_shape) != 3 or input_shape[-1] is None:
+    if len(input_shape) != 3 or input_shape[-1] is None or input_shape[-1] < 1:
         raise ValueError(
             f"input_shape must be (height, width, channels) with a known channel count, "
             f"got {tuple(input_shape)}"
