@@ -12,8 +12,6 @@ Conventions (README, "Input conventions"):
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 TOLERANCE = 1e-3  # float16 rounding of a probability may reach 1.0005
@@ -161,15 +159,6 @@ def drop_channel(array, name: str, ndims=(2, 3)) -> np.ndarray:
     return array
 
 
-def existing_path(path, name: str, *, directory: bool = False):
-    """``path`` if it exists (as a folder where ``directory``), else ``FileNotFoundError``."""
-    kind = "folder" if directory else "file"
-    exists = os.path.isdir(path) if directory else os.path.isfile(path)
-    if not exists:
-        raise FileNotFoundError(f"{name}: no such {kind}: {os.fspath(path)!r}")
-    return path
-
-
 def same_size(true_shape, pred_shape) -> None:
     """Targets and predictions (B, H, W[, C]) must share H and W where both are known
     (static shapes, so this also holds inside a traced training step)."""
@@ -183,7 +172,7 @@ def same_size(true_shape, pred_shape) -> None:
 
 def concrete(tensor) -> np.ndarray | None:
     """The values of an eager tensor or array as numpy; None while a graph is traced
-    (``tf.function`` or ``jax.jit``), where values cannot be read."""
+    (a compiled training step), where values cannot be read."""
     import keras
 
     try:
