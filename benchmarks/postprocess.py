@@ -3,6 +3,7 @@
     python -m benchmarks.postprocess MODEL.keras [MODEL.keras ...] [--tta d4]
         [--out benchmarks/results/postprocess.json]
     python -m benchmarks.postprocess --maps MAPS.npz [...] [--defaults-only]
+    python -m benchmarks.postprocess MODEL.keras --defaults-only --save-maps DIR
 
 Each model predicts the ISBI 2012 validation slices 20..24 (overlap-tile, as
 the recipes validate), once plain and once per ``--tta`` mode; each map is
@@ -10,9 +11,13 @@ scored as it is and after ``zoo.postprocess.watershed_boundaries`` over a
 small grid of its parameters (``--defaults-only``: the defaults alone).
 ``--maps`` scores saved maps instead of models: ``.npz`` files holding
 ``labels`` (the validation slices' ISBI labels) and one (N, H, W[, 1]) map per
-TTA mode (``raw``, ``d4``, ...). The grid is read on the validation slices only
-(slices 25..29 are held out of this repository and never tuned toward).
-Writes the JSON record and a Markdown table beside it.
+TTA mode (``raw``, ``d4``, ...), float in [0, 1] or uint8 (/255), as ``--save-maps``
+writes them (``DIR/<run folder>.npz``, uint8, compressed: a model's maps
+scored again on another machine, e.g. models trained on a lent GPU). The grid
+is read on the validation slices only (slices 25..29 are held out of this
+repository and never tuned toward). Writes the JSON record and a Markdown
+table beside it: per model, and with several models the grid's settings by
+their mean over all of them.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--tta", nargs="*", default=["d4"], choices=["flips", "d4"])
     parser.add_argument("--tile", type=int, default=256,
                         help="tile side for models built for any size")
+    parser.add_argument("--save-maps", type=Path, metavar="DIR",
+                        help="also save each model's maps as DIR/<run folder>.npz (for --maps)")
     parser.add_argument("--out", type=Path, default=RESULTS / "postprocess.json")
     args = parser.parse_args(argv)
 
@@ -85,12 +92,17 @@ def main(argv=None) -> dict:
         model = keras.saving.load_model(path)
         context = model.input_shape[-1] // 2
         tile = model.input_shape[1] or args.tile
+        maps = {"labels": val.labels}
         for tta in [None, *args.tta]:
             started = time.perf_counter()
             probs = zoo.predict_tiled(model, val.images,
                                       tile_size=tile, overlap=tile // 4, tta=tta,
                                       context=context, verbose=False)[..., -1]
             score(str(path), tta, val.labels, probs, time.perf_counter() - started)
+            maps[tta or "raw"] = np.round(probs * 255).astype(np.uint8)
+        if args.save_maps:
+            args.save_maps.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(args.save_maps / f"{path.parent.name or path.stem}.npz", **maps)
     for path in args.maps:
         saved = np.load(path)
         if "labels" not in saved:
@@ -98,6 +110,8 @@ def main(argv=None) -> dict:
                              "beside the maps (see --help)")
         for key in sorted(set(saved.files) - {"labels"}):
             probs = saved[key].astype(np.float32)
+            if saved[key].dtype == np.uint8:
+                probs /= 255
             score(str(path), None if key == "raw" else key, saved["labels"],
                   probs[..., 0] if probs.ndim == 4 else probs)
     command = argv if argv is not None else sys.argv[1:]
@@ -105,7 +119,7 @@ def main(argv=None) -> dict:
               "machine": machine.describe(), "grid": points, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1, default=float) + "\n")
-    args.out.with_suffix(".md").write_text(_table(rows, defaults))
+    args.out.with_suffix(".md").write_text(_table(rows, defaults) + _summary(rows, defaults))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return record
 
@@ -129,6 +143,44 @@ def _table(rows, defaults) -> str:
             source = Path(model).stem if model.endswith(".npz") else Path(model).parent.name
             lines.append(f"| {source or model} | {tta or '-'} | {label} | "
                          f"{r['v_rand']:.4f} | {r['v_info']:.4f} | {r['pixel_error']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _summary(rows, defaults, top: int = 8) -> str:
+    """Per TTA mode, over all models: the raw maps, the defaults and the ``top`` grid
+    points by mean V_info, each with mean V_rand / V_info and on how many models it
+    beats the raw map on both scores (a setting to choose, not one model's luck)."""
+    lines = []
+    for tta in dict.fromkeys(r["tta"] for r in rows):
+        group = [r for r in rows if r["tta"] == tta]
+        raw = {r["model"]: r for r in group if r["postprocess"] is None}
+        if len(raw) < 2:
+            continue
+        points = {}
+        for r in group:
+            points.setdefault(json.dumps(r["postprocess"]), []).append(r)
+
+        def mean(rs, key):
+            return sum(r[key] for r in rs) / len(rs)
+
+        def wins(rs, raw=raw):
+            return sum(r["v_rand"] > raw[r["model"]]["v_rand"]
+                       and r["v_info"] > raw[r["model"]]["v_info"] for r in rs)
+
+        ranked = sorted((k for k in points if k != "null"),
+                        key=lambda k: -mean(points[k], "v_info"))
+        shown = ["null", json.dumps(defaults), *[k for k in ranked[:top]
+                                                 if k != json.dumps(defaults)]]
+        lines += ["", f"Over the {len(raw)} models, TTA {tta or '-'}: mean scores per setting "
+                  "(best mean V_info first after the raw maps and the defaults)", "",
+                  "| post-processing | mean V_rand | mean V_info | beats the raw map on both |",
+                  "|" + " --- |" * 4]
+        for key in shown:
+            rs = points[key]
+            label = ("raw map" if key == "null" else "defaults" if key == json.dumps(defaults)
+                     else key)
+            lines.append(f"| {label} | {mean(rs, 'v_rand'):.4f} | {mean(rs, 'v_info'):.4f} | "
+                         f"{'-' if key == 'null' else wins(rs)} / {len(rs)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -105,8 +105,8 @@ else:
 @pytest.mark.parametrize("compiled", [False, True], ids=["custom-layer", "zoo-loss"])
 def test_loading_without_import_zoo_names_zoo(compiled, tmp_path):
     """Keras imports the module of a saved class only for its own packages, so a process
-    that has not run ``import zoo`` cannot load a zoo model; the error names zoo's
-    registered class (``zoo>...``) and module."""
+    that has not run ``import zoo`` cannot load a zoo model; the error says to import the
+    module that registers the class and names it (``zoo>...``, ``'module': 'zoo...'``)."""
     model = zoo.unet((32, 32, 1), 1, depth=2, encoder_options={"filters": 2})
     if compiled:
         model.compile("adam", zoo.losses.DiceLoss() + zoo.losses.FocalLoss())
@@ -114,3 +114,4 @@ def test_loading_without_import_zoo_names_zoo(compiled, tmp_path):
     out = subprocess.run([sys.executable, "-c", WITHOUT_ZOO, str(tmp_path / "m.keras")],
                          capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert "LOADED" not in out and "zoo>" in out and "'module': 'zoo." in out
+    assert "make sure they are all imported" in out

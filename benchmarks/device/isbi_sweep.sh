@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Run ON THE DEVICE (after benchmarks/device/prepare.sh here), e.g.
 #   run(carry=[".isbi", ".whl"], timeout_s=560,
-#       command="bash benchmarks/device/isbi_sweep.sh 480 'best_s0:--recipe best --seed 0' ...")
+#       command="MAPS_SECONDS=80 bash benchmarks/device/isbi_sweep.sh 400 \
+#                'best_s0:--recipe best --seed 0' ...")
 # First argument: seconds every run may take (the runs are stopped then, so the call's
 # results come back inside its limit); each further argument is NAME:FLAGS for
 # `python -m recipes.isbi2012 --data .isbi FLAGS`. All runs share the one GPU at once (JAX,
 # memory preallocation off), so their train seconds are no speed figures: step-match them to
 # the CPU instead (--steps). Each run's metrics.json (its record), state.json and log come
 # back in $OUT/sweep.tar.gz (the device returns at most 8 files); models stay there.
+# MAPS_SECONDS > 0: then each finished model's validation maps (plain and d4 TTA) are saved
+# by `benchmarks.postprocess --save-maps` (uint8 .npz, all models at once within that time)
+# and come back in $OUT/maps_*.tar (at most 6 runs' maps each), to be scored and
+# post-processed here with `python -m benchmarks.postprocess --maps`.
+# Without a .whl folder (a dry run on this machine) the installed packages are used.
 set -uo pipefail
 seconds=$1; shift
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+fi
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false \
   NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=3 PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT/device.txt"
 mkdir -p runs
 for spec in "$@"; do
   name=${spec%%:*}; flags=${spec#*:}
@@ -28,3 +36,16 @@ for spec in "$@"; do
   echo "== $name"; tail -3 "runs/$name.log"
 done
 tar -czf "$OUT/sweep.tar.gz" runs/*.log runs/*/metrics.json runs/*/state.json 2>/dev/null
+if [ "${MAPS_SECONDS:-0}" -gt 0 ]; then
+  mkdir -p runs/maps
+  for spec in "$@"; do
+    name=${spec%%:*}
+    [ -f "runs/$name/model.keras" ] || continue
+    timeout "$MAPS_SECONDS" python3 -m benchmarks.postprocess "runs/$name/model.keras" \
+      --data .isbi --defaults-only --save-maps runs/maps --out "runs/maps/$name.json" \
+      > "runs/maps/$name.log" 2>&1 &
+  done
+  wait
+  (cd runs/maps && ls ./*.npz 2>/dev/null | split -l 6 - group_ &&
+   for group in group_*; do tar -cf "$OUT/maps_${group#group_}.tar" -T "$group" ./*.json ./*.log; done)
+fi

@@ -10,6 +10,8 @@ import argparse
 import contextlib
 from pathlib import Path
 
+from zoo import checks
+
 
 def slice_range(text: str) -> list[int]:
     """'0-19' -> [0, ..., 19]; '3,5,7' -> [3, 5, 7]."""
@@ -80,14 +82,12 @@ def encoder_options(args) -> dict:
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (``--steps 0`` is refused, not run)."""
+    """An argparse type: ``zoo.checks.positive_int`` of the text (``--steps 0`` is
+    refused, not run)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+        return checks.positive_int(int(text), "the value")
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
 
 
 def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: float,
