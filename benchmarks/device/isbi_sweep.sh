@@ -9,8 +9,8 @@
 # memory preallocation off), so their train seconds are no speed figures: step-match them to
 # the CPU instead (--steps). Each run's metrics.json (its record), state.json and log come
 # back in $OUT/sweep.tar.gz (the device returns at most 8 files); models stay there.
-# MAPS_SECONDS > 0: then each finished model's validation maps (plain and d4 TTA) are saved
-# by `benchmarks.postprocess --save-maps` (uint8 .npz, all models at once within that time)
+# MAPS_SECONDS > 0: then each finished model's validation maps (plain, flips and d4 TTA) are
+# saved by `benchmarks.postprocess --save-maps` (uint8 .npz, all models at once within that time)
 # and come back in $OUT/maps_*.tar (at most 6 runs' maps each), to be scored and
 # post-processed here with `python -m benchmarks.postprocess --maps`.
 # Without a .whl folder (a dry run on this machine) the installed packages are used.
@@ -42,10 +42,12 @@ if [ "${MAPS_SECONDS:-0}" -gt 0 ]; then
     name=${spec%%:*}
     [ -f "runs/$name/model.keras" ] || continue
     timeout "$MAPS_SECONDS" python3 -m benchmarks.postprocess "runs/$name/model.keras" \
-      --data .isbi --defaults-only --save-maps runs/maps --out "runs/maps/$name.json" \
-      > "runs/maps/$name.log" 2>&1 &
+      --data .isbi --tta flips d4 --defaults-only --save-maps runs/maps \
+      --out "runs/maps/$name.json" > "runs/maps/$name.log" 2>&1 &
   done
   wait
   (cd runs/maps && ls ./*.npz 2>/dev/null | split -l 6 - group_ &&
-   for group in group_*; do tar -cf "$OUT/maps_${group#group_}.tar" -T "$group" ./*.json ./*.log; done)
+   for group in group_*; do
+     tar -cf "$OUT/maps_${group#group_}.tar" -T "$group" ./*.json ./*.log
+   done)
 fi
