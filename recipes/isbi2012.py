@@ -36,7 +36,7 @@ PRESETS = {
              "patch": 256,
              "batch_size": 4, "lr": 1e-3, "steps": 4500, "checkpoint_every": 300,
              "train_minutes": 120.0, "loss": "wce_dice", "ema": 0.99,
-             "postprocess": "watershed", "keep": "last"},
+             "postprocess": "watershed", "tta": "flips", "keep": "last"},
 }
 DOC = __doc__.format(presets="\n".join(
     f"    {name}: " + ", ".join(f"{k}={v}" for k, v in preset.items())

@@ -62,6 +62,7 @@ def test_presets_are_documented_and_flags_override_them(recipe):
     args = isbi2012.parse(["--recipe", recipe, "--out", "x", "--filters", "4"])
     assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
     assert args.keep == "last"  # the presets are scored on their last model
+    assert args.tta == {"quick": "d4", "best": "flips"}[recipe]  # measured: README
     assert f"{recipe}: " in isbi2012.DOC
 
 
