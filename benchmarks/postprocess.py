@@ -150,7 +150,7 @@ def _summary(rows, defaults, top: int = 8) -> str:
     """Per TTA mode, over all models: the raw maps, the defaults and the ``top`` grid
     points by mean V_info, each with mean V_rand / V_info and on how many models it
     beats the raw map on both scores (a setting to choose, not one model's luck)."""
-    lines = []
+    lines, default = [], json.dumps(defaults)
     for tta in dict.fromkeys(r["tta"] for r in rows):
         group = [r for r in rows if r["tta"] == tta]
         raw = {r["model"]: r for r in group if r["postprocess"] is None}
@@ -159,29 +159,27 @@ def _summary(rows, defaults, top: int = 8) -> str:
         points = {}
         for r in group:
             points.setdefault(json.dumps(r["postprocess"]), []).append(r)
-
-        def mean(rs, key):
-            return sum(r[key] for r in rs) / len(rs)
-
-        def wins(rs, raw=raw):
-            return sum(r["v_rand"] > raw[r["model"]]["v_rand"]
-                       and r["v_info"] > raw[r["model"]]["v_info"] for r in rs)
-
-        ranked = sorted((k for k in points if k != "null"),
-                        key=lambda k: -mean(points[k], "v_info"))
-        shown = ["null", json.dumps(defaults), *[k for k in ranked[:top]
-                                                 if k != json.dumps(defaults)]]
+        means = {key: _means(rs, raw) for key, rs in points.items()}
+        ranked = sorted((k for k in points if k != "null"), key=lambda k: -means[k][1])
         lines += ["", f"Over the {len(raw)} models, TTA {tta or '-'}: mean scores per setting "
                   "(best mean V_info first after the raw maps and the defaults)", "",
                   "| post-processing | mean V_rand | mean V_info | beats the raw map on both |",
                   "|" + " --- |" * 4]
-        for key in shown:
-            rs = points[key]
-            label = ("raw map" if key == "null" else "defaults" if key == json.dumps(defaults)
-                     else key)
-            lines.append(f"| {label} | {mean(rs, 'v_rand'):.4f} | {mean(rs, 'v_info'):.4f} | "
-                         f"{'-' if key == 'null' else wins(rs)} / {len(rs)} |")
+        for key in ["null", default, *[k for k in ranked[:top] if k != default]]:
+            v_rand, v_info, wins = means[key]
+            label = {"null": "raw map", default: "defaults"}.get(key, key)
+            lines.append(f"| {label} | {v_rand:.4f} | {v_info:.4f} | "
+                         f"{'-' if key == 'null' else wins} / {len(points[key])} |")
     return "\n".join(lines) + "\n"
+
+
+def _means(rows, raw) -> tuple[float, float, int]:
+    """Mean V_rand and V_info of one setting's rows, and how many beat their model's raw
+    map on both."""
+    wins = sum(r["v_rand"] > raw[r["model"]]["v_rand"] and r["v_info"] > raw[r["model"]]["v_info"]
+               for r in rows)
+    return (sum(r["v_rand"] for r in rows) / len(rows),
+            sum(r["v_info"] for r in rows) / len(rows), wins)
 
 
 if __name__ == "__main__":

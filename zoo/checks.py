@@ -21,13 +21,20 @@ def _shown(values) -> str:
     return ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
 
 
-def positive_int(value, name: str) -> int:
-    """``value`` as an int >= 1; bools, floats with a fraction and anything else raise."""
+def integer(value, name: str, minimum: int = 1, meaning: str = "") -> int:
+    """``value`` as an int >= ``minimum``: a non-integer (a bool or a float too) raises
+    ``TypeError``, a smaller one ``ValueError``; ``meaning`` explains the number."""
+    wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+        raise TypeError(f"{name} must be {wanted}{meaning}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {wanted}{meaning}, got {value}")
     return int(value)
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int >= 1 (:func:`integer`)."""
+    return integer(value, name, 1)
 
 
 def probability(value, name: str) -> float:

@@ -12,14 +12,13 @@ import numpy as np
 from scipy import ndimage
 
 from . import checks
-from .checks import binary_mask
 
 THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 
 
 def _binary(y_true, y_pred, threshold: float):
-    truth = binary_mask(y_true, "y_true")
+    truth = checks.binary_mask(y_true, "y_true")
     probs = checks.probabilities(y_pred, "y_pred")
     checks.probability(threshold, "threshold")
     if probs.shape == (*truth.shape, 1):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from . import checks
+
 CONVS_PER_LEVEL = 2  # two unpadded 3x3 convs per level, each trimming 2 px (U-Net, Sec. 2)
 TRIM = 2 * CONVS_PER_LEVEL
 
@@ -44,9 +46,7 @@ def unet_input_size(output_size: int, depth: int = 4) -> int:
 
 
 def _check_depth(depth) -> None:
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth must be an integer >= 0 (the number of poolings), got "
-                         f"{depth!r}")
+    checks.integer(depth, "depth", 0, " (the number of poolings)")
 
 
 def nearest_valid_input_sizes(size: int, depth: int = 4) -> tuple[int, int]:

@@ -19,6 +19,8 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .. import checks  # noqa: E402
+
 
 class CoarseGridElastic(A.DualTransform):
     """The paper's elastic deformation (Sec. 3.1).
@@ -34,9 +36,10 @@ class CoarseGridElastic(A.DualTransform):
 
     def __init__(self, grid: int = 3, sigma: float = 10.0, p: float = 1.0):
         super().__init__(p=p)
-        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2 or sigma < 0:
-            raise ValueError(f"CoarseGridElastic needs an integer grid >= 2 and sigma >= 0 "
-                             f"(the paper's 3 and 10 px), got grid={grid!r}, sigma={sigma}")
+        checks.integer(grid, "CoarseGridElastic grid", 2, " (the paper's 3)")
+        if sigma < 0:
+            raise ValueError(f"CoarseGridElastic needs sigma >= 0 (the paper's 10 px), got "
+                             f"sigma={sigma}")
         self.grid, self.sigma = grid, sigma
 
     def get_params_dependent_on_data(self, params, data):

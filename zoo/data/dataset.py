@@ -78,8 +78,7 @@ class SegmentationDataset(keras.utils.PyDataset):
         checks.positive_int(num_classes, "num_classes")
         if steps is not None:
             checks.positive_int(steps, "steps")
-        if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
-            raise ValueError(f"margin must be an integer >= 0, got {margin!r}")
+        checks.integer(margin, "margin", 0)
         self.images = _as_list(images, "images", 3, checks.unit_image)
         self.targets = _as_list(targets, "targets", 2,
                                 lambda t, name: checks.class_map(t, num_classes, name))
