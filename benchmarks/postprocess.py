@@ -1,6 +1,7 @@
 """V_rand / V_info of trained models with and without post-processing and TTA.
 
     python -m benchmarks.postprocess MODEL.keras [MODEL.keras ...] [--tta d4]
+        [--tile 256 --overlap 64]
         [--out benchmarks/results/postprocess.json]
     python -m benchmarks.postprocess --maps MAPS.npz [...] [--defaults-only]
     python -m benchmarks.postprocess MODEL.keras --defaults-only --save-maps DIR
@@ -60,6 +61,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--tta", nargs="*", default=["d4"], choices=["flips", "d4"])
     parser.add_argument("--tile", type=int, default=256,
                         help="tile side for models built for any size")
+    parser.add_argument("--overlap", type=int,
+                        help="pixels shared by neighbouring tiles (default: tile // 4)")
     parser.add_argument("--save-maps", type=Path, metavar="DIR",
                         help="also save each model's maps as DIR/<run folder>.npz (for --maps)")
     parser.add_argument("--out", type=Path, default=RESULTS / "postprocess.json")
@@ -92,11 +95,12 @@ def main(argv=None) -> dict:
         model = keras.saving.load_model(path)
         context = model.input_shape[-1] // 2
         tile = model.input_shape[1] or args.tile
+        overlap = tile // 4 if args.overlap is None else args.overlap
         maps = {"labels": val.labels}
         for tta in [None, *args.tta]:
             started = time.perf_counter()
             probs = zoo.predict_tiled(model, val.images,
-                                      tile_size=tile, overlap=tile // 4, tta=tta,
+                                      tile_size=tile, overlap=overlap, tta=tta,
                                       context=context, verbose=False)[..., -1]
             score(str(path), tta, val.labels, probs, time.perf_counter() - started)
             maps[tta or "raw"] = np.round(probs * 255).astype(np.uint8)

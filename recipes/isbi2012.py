@@ -23,6 +23,7 @@ Presets (``--recipe``; any flag given explicitly overrides them):
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from . import _cli
 
@@ -31,12 +32,13 @@ PRESETS = {
               "patch": 256,
               "batch_size": 4, "lr": 1e-3, "steps": 600, "checkpoint_every": 100,
               "train_minutes": 15.0, "loss": "wce_dice", "ema": 0.99,
-              "postprocess": "watershed", "tta": "d4", "keep": "last"},
+              "postprocess": "watershed", "watershed_sigma": 0.0, "tta": "d4", "keep": "last"},
     "best": {"model": "unet", "encoder": "plain", "encoder_options": {"filters": 16},
              "patch": 256,
              "batch_size": 4, "lr": 1e-3, "steps": 4500, "checkpoint_every": 300,
              "train_minutes": 120.0, "loss": "wce_dice", "ema": 0.99,
-             "postprocess": "watershed", "tta": "flips", "keep": "last"},
+             "postprocess": "watershed", "watershed_sigma": 1.0, "tta": "flips",
+             "keep": "last", "val_tile": 640, "val_overlap": 128},
 }
 DOC = __doc__.format(presets="\n".join(
     f"    {name}: " + ", ".join(f"{k}={v}" for k, v in preset.items())
@@ -82,10 +84,26 @@ def parse(argv=None):
                         help="also score the validation maps after a seeded watershed "
                         "(zoo.postprocess.watershed_boundaries); best.keras (and, with --keep "
                         "best, model.keras) is chosen by that V_rand")
+    parser.add_argument("--val-tile", type=int, default=256,
+                        help="validation: tile side of the overlap-tile inference (640 with "
+                        "--val-overlap 128: each 512x512 slice in one tile, 64 px of mirrored "
+                        "context per side, no seams between tiles)")
+    parser.add_argument("--val-overlap", type=int, default=64,
+                        help="validation: pixels shared by neighbouring tiles")
+    parser.add_argument("--watershed-sigma", type=float,
+                        help="--postprocess watershed: Gaussian smoothing (px) of the map "
+                        "before the flood (watershed_boundaries' sigma; default: the "
+                        "function's; each preset pins the value its records were measured with)")
     parser.set_defaults(**PRESETS.get(recipe, {}))
     args = parser.parse_args(argv)
     if args.cldice < 0:
         parser.error(f"--cldice is a loss weight >= 0 (0: off), got {args.cldice}")
+    if not 0 <= args.val_overlap < args.val_tile:
+        parser.error(f"--val-overlap must be in [0, --val-tile), got {args.val_overlap} with "
+                     f"--val-tile {args.val_tile}")
+    if args.watershed_sigma is not None and args.watershed_sigma < 0:
+        parser.error(f"--watershed-sigma is a smoothing width in px >= 0, got "
+                     f"{args.watershed_sigma}")
     return args
 
 
@@ -95,7 +113,6 @@ def main(argv=None):
     import zoo
     from zoo import losses
     from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation, unet_weight_map
-    from zoo.postprocess import watershed_boundaries
     from zoo.training import SegmentationValidation
 
     if args.final:
@@ -129,11 +146,18 @@ def main(argv=None):
         post = args.postprocess == "watershed"
         validation = SegmentationValidation(
             val.images, val.membranes, args.out, isbi_labels=val.labels,
-            every=args.val_every or epochs, tile_kwargs={"tile_size": 256, "overlap": 64},
-            postprocess=watershed_boundaries if post else None,
+            every=args.val_every or epochs,
+            tile_kwargs={"tile_size": args.val_tile, "overlap": args.val_overlap},
+            postprocess=_watershed(args.watershed_sigma) if post else None,
             monitor="val_post_v_rand" if post else "val_v_rand")
     return _cli.train(args, scope, build, dataset, validation,
                       info={"recipe": args.recipe, "final": args.final})
+
+
+def _watershed(sigma):
+    from zoo.postprocess import watershed_boundaries
+
+    return watershed_boundaries if sigma is None else partial(watershed_boundaries, sigma=sigma)
 
 
 if __name__ == "__main__":

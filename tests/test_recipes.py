@@ -63,21 +63,31 @@ def test_presets_are_documented_and_flags_override_them(recipe):
     assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
     assert args.keep == "last"  # the presets are scored on their last model
     assert args.tta == {"quick": "d4", "best": "flips"}[recipe]  # measured: README
+    # the watershed's smoothing each preset's records were measured with
+    assert args.watershed_sigma == {"quick": 0.0, "best": 1.0}[recipe]
+    # and their validation tiles: 256 px (quick, as recorded), each slice whole (best)
+    assert (args.val_tile, args.val_overlap) == {"quick": (256, 64), "best": (640, 128)}[recipe]
     assert f"{recipe}: " in isbi2012.DOC
 
 
-def test_a_negative_loss_weight_is_refused(capsys):
+@pytest.mark.parametrize("flag, message", [("--cldice", "--cldice is a loss weight >= 0"),
+                                           ("--watershed-sigma", "smoothing width in px >= 0"),
+                                           ("--val-overlap", "--val-overlap must be in [0, ")])
+def test_a_negative_weight_smoothing_or_overlap_is_refused(capsys, flag, message):
     from recipes import isbi2012
 
     with pytest.raises(SystemExit):
-        isbi2012.parse(["--out", "x", "--cldice", "-1"])
-    assert "--cldice is a loss weight >= 0" in capsys.readouterr().err
+        isbi2012.parse(["--out", "x", flag, "-1"])
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_a_preset_runs_two_steps_then_final(isbi, tmp_path):
-    """The quick preset end to end (the presets differ in values only, see above)."""
-    recipe = "quick"
+@pytest.mark.parametrize("recipe", ["quick", "best"])
+def test_a_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
+    """Each preset end to end (best: its whole-slice validation tiles and flips TTA); then
+    --final (the presets differ in values only, so the quick one alone)."""
+    from recipes import isbi2012
+
     tiny = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--filters", "4",
             "--patch", "32", "--steps", "2", "--checkpoint-every", "2", "--batch-size", "2",
             "--verbose", "0", "--context", "1", "--ema", "0.9", "--postprocess", "watershed"]
@@ -86,7 +96,11 @@ def test_a_preset_runs_two_steps_then_final(isbi, tmp_path):
     assert metrics["recipe"] == recipe and metrics["steps"] == 2
     assert metrics["keep"] == "last" and metrics["kept_step"] == 2
     assert {"v_rand", "post_v_rand", "post_v_info"} <= set(metrics)
-    assert metrics["tta"]["mode"] == "d4" and "post_v_rand" in metrics["tta"]
+    assert metrics["tta"]["mode"] == isbi2012.PRESETS[recipe]["tta"]
+    assert "post_v_rand" in metrics["tta"]
+    assert int(metrics["args"]["val_tile"]) == {"quick": 256, "best": 640}[recipe]
+    if recipe != "quick":
+        return
     # --final: every labelled slice trains (here 0..3 of the 4), nothing is scored
     _ok(run("isbi2012", "--recipe", recipe, "--final", "--out", str(tmp_path / "final"),
             *tiny, "--train-slices", "0-2", "--val-slices", "3"))
