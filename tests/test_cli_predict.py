@@ -76,6 +76,50 @@ def test_an_interrupted_folder_resumes_without_redoing_finished_files(
     assert "b_prob.png" in after and not list(out.glob(".*"))  # no temporary file left
 
 
+def test_watershed_closes_a_gap_in_the_boundary_map(folder, tmp_path, capsys):
+    """--watershed: the map written is the plain map closed by watershed_boundaries (here
+    an identity model, so the map is the image: a membrane with a gap, which is closed);
+    a folder predicted before the option existed still resumes; a multi-class model is
+    refused by name."""
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    identity = keras.Model(inputs, keras.layers.Conv2D(1, 1, use_bias=False,
+                                                       kernel_initializer="ones")(inputs))
+    model = tmp_path / "identity.keras"
+    identity.save(model)
+    membrane = np.full((40, 52), 10, np.uint8)
+    membrane[:, 25:27] = 245
+    membrane[18:21, 25:27] = 10  # a 3-px gap joining the two cells
+    source = tmp_path / "membrane.png"
+    Image.fromarray(membrane).save(source)
+    out = tmp_path / "out"
+    assert main(["predict", str(model), str(source), "--out", str(out), "--watershed",
+                 *TILES]) == 0
+    prob = np.asarray(Image.open(out / "membrane_prob.png")) / 65535
+    plain = zoo.predict_tiled(identity, membrane / 255, tile_size=32, overlap=8)[..., 0]
+    np.testing.assert_allclose(prob, zoo.postprocess.watershed_boundaries(plain),
+                               atol=1 / 65535)
+    assert prob[18:21, 25:27].max() > 0.99  # the gap is closed
+    assert json.loads((out / "predict.json").read_text())["watershed"] is True
+
+    # a folder predicted before --watershed existed resumes (its record lacks the key)
+    earlier = tmp_path / "earlier"
+    assert main(["predict", str(model), str(source), "--out", str(earlier), *TILES]) == 0
+    record = json.loads((earlier / "predict.json").read_text())
+    del record["watershed"]
+    (earlier / "predict.json").write_text(json.dumps(record))
+    assert main(["predict", str(model), str(source), "--out", str(earlier), *TILES]) == 0
+    assert "0 predicted, 1 skipped" in capsys.readouterr().out
+
+    classes = tmp_path / "classes.keras"
+    zoo.unet((None, None, 1), 3, depth=2, encoder_options={"filters": 4}).save(classes)
+    assert main(["predict", str(classes), str(folder), "--out", str(tmp_path / "out3"),
+                 "--watershed", *TILES]) == 2
+    assert "predicts 3 classes; drop --watershed" in capsys.readouterr().err
+    assert not (tmp_path / "out3").exists()  # a run that failed at once leaves nothing
+
+
 def test_a_tiff_stack_gives_float_maps_and_a_mask_stack(model_path, tmp_path):
     stack = RNG.integers(0, 255, (3, 40, 52), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")

@@ -5,11 +5,13 @@ For each input ``NAME``: ``NAME_prob.png`` (16-bit, p x 65535, the foreground
 probability) or ``NAME_prob.tif`` (float32, every class; always for stacks
 and models of more than two classes), ``NAME_mask.png`` (0/255 foreground, or
 class ids; a multi-page ``NAME_mask.tif`` for stacks) and, with
-``--overlay``, ``NAME_overlay.png``. Each file is written whole (beside it,
-then renamed), so a stopped run resumes where it stopped: inputs whose
-outputs exist are skipped. ``predict.json`` records the model and settings;
-a rerun with others into the same folder is refused (``--overwrite`` redoes
-everything).
+``--overlay``, ``NAME_overlay.png``. With ``--watershed`` (boundary models, e.g.
+the ISBI 2012 membrane maps) the foreground map is first closed by
+:func:`zoo.postprocess.watershed_boundaries`, as the ``best`` ISBI recipe scores it.
+Each file is written whole (beside it, then renamed), so a stopped run resumes
+where it stopped: inputs whose outputs exist are skipped. ``predict.json``
+records the model and settings; a rerun with others into the same folder is
+refused (``--overwrite`` redoes everything).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ def add_parser(commands) -> None:
                    "size, or 256 for models of any size)")
     p.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles "
                    "(default: a quarter of the tile)")
+    p.add_argument("--watershed", action="store_true",
+                   help="the foreground is a boundary (membrane) probability: close its gaps "
+                   "with zoo.postprocess.watershed_boundaries (its defaults) before writing "
+                   "(one- or two-class models)")
     p.add_argument("--format", choices=["png", "tiff"], default="png",
                    help="probability maps as 16-bit PNG (foreground only) or float32 TIFF")
     p.add_argument("--overlay", action="store_true",
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.rle} exists; choose another --rle path or --overwrite")
     settings = {"model": str(args.model.resolve()), "threshold": args.threshold,
                 "tta": args.tta, "tile_size": args.tile_size, "overlap": args.overlap,
-                "format": args.format}
+                "watershed": args.watershed, "format": args.format}
 
     import keras
 
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                 image, _ = read_input(path, channels)
                 probs = predict_tiled(model, image, tile_size=args.tile_size,
                                       overlap=args.overlap, tta=args.tta, verbose=False)
+                if args.watershed:
+                    probs = _closed(probs)
                 mask = _mask(probs, args.threshold)
                 _write_outputs(outputs, image, probs, mask, stack, args.overwrite)
                 masks.update(_named(mask, name, stack))
@@ -133,7 +141,8 @@ def _claim(out: Path, settings: dict, overwrite: bool) -> None:
         raise FileExistsError(f"--out {out} is a file; give a folder")
     record = out / RECORD
     if record.is_file() and not overwrite:
-        previous = json.loads(record.read_text())
+        previous = {"watershed": False,  # records written before --watershed existed
+                    **json.loads(record.read_text())}
         if previous != settings:
             changed = sorted(k for k in settings if previous.get(k) != settings[k])
             raise ValueError(f"{out} holds predictions made with other settings "
@@ -181,6 +190,19 @@ def read_input(path: Path, channels: int) -> tuple[np.ndarray, bool]:
                          f"but the model takes {channels}: convert the images (e.g. to "
                          "grayscale) to match")
     return image, stack
+
+
+def _closed(probs: np.ndarray) -> np.ndarray:
+    """(..., K <= 2) probabilities with the foreground (boundary) map closed by the
+    seeded watershed; a two-class model's background stays its complement."""
+    from zoo.postprocess import watershed_boundaries
+
+    if probs.shape[-1] > 2:
+        raise ValueError(f"--watershed closes a boundary map, but this model predicts "
+                         f"{probs.shape[-1]} classes; drop --watershed")
+
+    closed = watershed_boundaries(probs[..., -1])
+    return np.stack([1 - closed, closed], axis=-1) if probs.shape[-1] == 2 else closed[..., None]
 
 
 def _mask(probs: np.ndarray, threshold: float) -> np.ndarray:
