@@ -4,8 +4,11 @@
 #       command="MAPS_SECONDS=80 bash benchmarks/device/isbi_sweep.sh 400 \
 #                'best_s0:--recipe best --seed 0' ...")
 # First argument: seconds every run may take (the runs are stopped then, so the call's
-# results come back inside its limit); each further argument is NAME:FLAGS for
-# `python -m recipes.isbi2012 --data .isbi FLAGS`. All runs share the one GPU at once (JAX,
+# results come back inside its limit; a run stopped there returns its state.json but no
+# scores, so leave room past --train-minutes for start-up and the final validation: about
+# 50 s for 6 runs of the best preset with flips TTA at JAX's default precision, more under
+# JAX_DEFAULT_MATMUL_PRECISION=highest, which also trains slower); each further argument is
+# NAME:FLAGS for `python -m recipes.isbi2012 --data .isbi FLAGS`. All runs share the one GPU at once (JAX,
 # memory preallocation off), so their train seconds are no speed figures: step-match them to
 # the CPU instead (--steps). Each run's metrics.json (its record), state.json and log come
 # back in $OUT/sweep.tar.gz (the device returns at most 8 files); models stay there.
