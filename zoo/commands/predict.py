@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     model = keras.saving.load_model(args.model, compile=False)
     channels = model.input_shape[-1]
+    if args.watershed and model.output_shape[-1] > 2:
+        raise ValueError(f"--watershed closes a boundary map, but this model predicts "
+                         f"{model.output_shape[-1]} classes; drop --watershed")
     created = not args.out.exists()
     _claim(args.out, settings, args.overwrite)
     progress = keras.utils.Progbar(len(inputs), unit_name="input")
@@ -196,10 +199,6 @@ def _closed(probs: np.ndarray) -> np.ndarray:
     """(..., K <= 2) probabilities with the foreground (boundary) map closed by the
     seeded watershed; a two-class model's background stays its complement."""
     from zoo.postprocess import watershed_boundaries
-
-    if probs.shape[-1] > 2:
-        raise ValueError(f"--watershed closes a boundary map, but this model predicts "
-                         f"{probs.shape[-1]} classes; drop --watershed")
 
     closed = watershed_boundaries(probs[..., -1])
     return np.stack([1 - closed, closed], axis=-1) if probs.shape[-1] == 2 else closed[..., None]
