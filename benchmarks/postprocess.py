@@ -17,8 +17,9 @@ writes them (``DIR/<run folder>.npz``, uint8, compressed: a model's maps
 scored again on another machine, e.g. models trained on a lent GPU). The grid
 is read on the validation slices only (slices 25..29 are held out of this
 repository and never tuned toward). Writes the JSON record and a Markdown
-table beside it: per model, and with several models the grid's settings by
-their mean over all of them.
+table beside it: per model (with each score's split / merge terms, which say
+whether a setting cuts true cells or joins them), and with several models the
+grid's settings by their mean over all of them.
 """
 
 from __future__ import annotations
@@ -129,12 +130,14 @@ def main(argv=None) -> dict:
 
 
 def _keep(scores: dict) -> dict:
-    return {k: float(scores[k]) for k in ("v_rand", "v_info", "pixel_error")}
+    return {k: float(scores[k]) for k in ("v_rand", "v_info", "pixel_error", "rand_split",
+                                          "rand_merge", "info_split", "info_merge")}
 
 
 def _table(rows, defaults) -> str:
     """Per model and TTA: the raw map, the default post-processing, the best grid point."""
-    lines = ["| model | TTA | map | V_rand | V_info | pixel error |", "|" + " --- |" * 6]
+    lines = ["| model | TTA | map | V_rand | V_info | pixel error | V_rand split / merge | "
+             "V_info split / merge |", "|" + " --- |" * 8]
     for (model, tta), group in itertools.groupby(rows, key=lambda r: (r["model"], r["tta"])):
         group = list(group)
         raw = group[0]
@@ -146,8 +149,16 @@ def _table(rows, defaults) -> str:
         for label, r in shown:
             source = Path(model).stem if model.endswith(".npz") else Path(model).parent.name
             lines.append(f"| {source or model} | {tta or '-'} | {label} | "
-                         f"{r['v_rand']:.4f} | {r['v_info']:.4f} | {r['pixel_error']:.4f} |")
+                         f"{r['v_rand']:.4f} | {r['v_info']:.4f} | {r['pixel_error']:.4f} | "
+                         f"{_terms(r, 'rand')} | {_terms(r, 'info')} |")
     return "\n".join(lines) + "\n"
+
+
+def _terms(row: dict, score: str) -> str:
+    """A score's split / merge terms, or '-' in records made before they were kept."""
+    if f"{score}_split" not in row:
+        return "-"
+    return f"{row[f'{score}_split']:.4f} / {row[f'{score}_merge']:.4f}"
 
 
 def _summary(rows, defaults, top: int = 8) -> str:

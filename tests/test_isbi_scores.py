@@ -51,6 +51,23 @@ def test_a_gap_in_the_membrane_merges_cells_and_lowers_v_rand():
     assert scores["v_rand"] < 0.8 and scores["v_info"] < 0.8
 
 
+def test_isbi_scores_say_whether_a_gap_merges_or_a_false_membrane_splits():
+    labels = two_cells()
+    gap = (labels == 0).astype(float)
+    gap[9:11, 9:11] = 0.0  # the membrane between the cells opened: a merge
+    merged = isbi_scores(labels, gap)
+    assert merged["rand_merge"] < 0.8 and merged["rand_split"] == pytest.approx(1.0)
+    assert merged["info_merge"] < 0.8 and merged["info_split"] == pytest.approx(1.0)
+    wall = (labels == 0).astype(float)
+    wall[9, 2:9] = 1.0  # a membrane across the left cell: a split
+    split = isbi_scores(labels, wall)
+    assert split["rand_split"] < 0.9 and split["rand_merge"] == pytest.approx(1.0)
+    assert split["info_split"] < 0.9 and split["info_merge"] == pytest.approx(1.0)
+    perfect = isbi_scores(labels, (labels == 0).astype(float))
+    assert all(perfect[k] == pytest.approx(1.0)
+               for k in ("rand_split", "rand_merge", "info_split", "info_merge"))
+
+
 def test_thinning_keeps_segments_apart_with_one_pixel_borders():
     segments = np.zeros((5, 9), int)
     segments[:, :3], segments[:, 6:] = 1, 2

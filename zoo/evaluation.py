@@ -175,7 +175,10 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
     Returns: ``v_rand``, ``v_info`` (after thinning), ``rand_error`` (1 - best
     foreground-restricted Rand F-score without thinning), ``pixel_error``
     (1 - best pixel F-score of the cell class), the per-threshold curves and
-    the best thresholds.
+    the best thresholds; ``rand_split`` / ``rand_merge`` at V_rand's best
+    threshold and ``info_split`` / ``info_merge`` at V_info's (averaged over
+    slices like the scores): which error costs the score, a true cell cut in
+    pieces (split < 1) or true cells joined (merge < 1).
     """
     labels = checks.label_image(checks.drop_channel(labels, "labels"), "labels")
     probs = checks.probabilities(checks.drop_channel(membrane_probs, "membrane_probs"),
@@ -186,23 +189,28 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
     if labels.ndim == 2:
         labels, probs = labels[None], probs[None]
     truths = [label_cells(label > 0) for label in labels]
-    curves = {"v_rand": [], "v_info": [], "rand_fscore": [], "pixel_fscore": []}
+    curves = {"v_rand": [], "v_info": [], "rand_fscore": [], "pixel_fscore": [],
+              "rand_split": [], "rand_merge": [], "info_split": [], "info_merge": []}
     for threshold in thresholds:
         per_slice = []
         for truth, prob in zip(truths, probs, strict=True):
             cells = prob < threshold
             proposal = label_cells(cells)
             thinned = thin_borders(proposal)
-            per_slice.append((rand_scores(truth, thinned)["v_rand"],
-                              info_scores(truth, thinned)["v_info"],
+            rand, info = rand_scores(truth, thinned), info_scores(truth, thinned)
+            per_slice.append((rand["v_rand"], info["v_info"],
                               rand_scores(truth, proposal)["v_rand"],
-                              _pixel_fscore(truth > 0, cells)))
+                              _pixel_fscore(truth > 0, cells),
+                              rand["split"], rand["merge"], info["split"], info["merge"]))
         for key, value in zip(curves, np.mean(per_slice, axis=0), strict=True):
             curves[key].append(float(value))
-    best = {key: int(np.argmax(values)) for key, values in curves.items()}
+    best = {key: int(np.argmax(curves[key]))
+            for key in ("v_rand", "v_info", "rand_fscore", "pixel_fscore")}
     return {
         "v_rand": curves["v_rand"][best["v_rand"]],
         "v_info": curves["v_info"][best["v_info"]],
+        **{f"rand_{term}": curves[f"rand_{term}"][best["v_rand"]] for term in ("split", "merge")},
+        **{f"info_{term}": curves[f"info_{term}"][best["v_info"]] for term in ("split", "merge")},
         "rand_error": 1 - curves["rand_fscore"][best["rand_fscore"]],
         "pixel_error": 1 - curves["pixel_fscore"][best["pixel_fscore"]],
         "best_threshold_v_rand": thresholds[best["v_rand"]],
