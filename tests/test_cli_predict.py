@@ -119,6 +119,13 @@ def test_watershed_closes_a_gap_in_the_boundary_map(folder, tmp_path, capsys):
     assert "predicts 3 classes; drop --watershed" in capsys.readouterr().err
     assert not (tmp_path / "out3").exists()  # a run that failed at once leaves nothing
 
+    # several outputs (deep supervision): the class check reads the mask output's
+    nested = tmp_path / "nested.keras"
+    zoo.unet_plus_plus((None, None, 1), 1, depth=2, deep_supervision=True,
+                       encoder_options={"filters": 4}).save(nested)
+    assert main(["predict", str(nested), str(folder), "--out", str(tmp_path / "out4"),
+                 "--watershed", *TILES]) == 0
+
 
 def test_a_tiff_stack_gives_float_maps_and_a_mask_stack(model_path, tmp_path):
     stack = RNG.integers(0, 255, (3, 40, 52), dtype=np.uint8)

@@ -125,7 +125,10 @@ def rand_scores(truth: np.ndarray, proposal: np.ndarray) -> dict:
     cell; ``merge = sum p_ij^2 / sum s_i^2`` drops when it merges cells;
     ``V_rand = sum p_ij^2 / (0.5 sum s_i^2 + 0.5 sum t_j^2)``.
     """
-    p, s, t = _joint_fractions(truth, proposal)
+    return _rand_terms(*_joint_fractions(truth, proposal))
+
+
+def _rand_terms(p, s, t) -> dict:
     pp, ss, tt = (p**2).sum(), (s**2).sum(), (t**2).sum()
     return {"split": pp / tt, "merge": pp / ss, "v_rand": pp / (0.5 * ss + 0.5 * tt)}
 
@@ -140,7 +143,10 @@ def info_scores(truth: np.ndarray, proposal: np.ndarray) -> dict:
     With mutual information I(S; T): ``split = I / H(S)``, ``merge = I / H(T)``,
     ``V_info = I / (0.5 H(S) + 0.5 H(T))``; 1.0 where both entropies are 0.
     """
-    p, s, t = _joint_fractions(truth, proposal)
+    return _info_terms(*_joint_fractions(truth, proposal))
+
+
+def _info_terms(p, s, t) -> dict:
     h_s, h_t = _entropy(s), _entropy(t)
     mutual = h_s + h_t - _entropy(p)
     def ratio(entropy):
@@ -197,7 +203,8 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
             cells = prob < threshold
             proposal = label_cells(cells)
             thinned = thin_borders(proposal)
-            rand, info = rand_scores(truth, thinned), info_scores(truth, thinned)
+            fractions = _joint_fractions(truth, thinned)  # one contingency table for both
+            rand, info = _rand_terms(*fractions), _info_terms(*fractions)
             per_slice.append((rand["v_rand"], info["v_info"],
                               rand_scores(truth, proposal)["v_rand"],
                               _pixel_fscore(truth > 0, cells),

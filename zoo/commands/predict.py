@@ -77,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
     import keras
 
     import zoo  # noqa: F401  (registers zoo's layers for loading)
-    from zoo.inference import predict_tiled
+    from zoo.inference import _main, predict_tiled
 
     model = keras.saving.load_model(args.model, compile=False)
     channels = model.input_shape[-1]
-    if args.watershed and model.output_shape[-1] > 2:
+    classes = _main(model, model.output_shape)[-1]  # the mask output's, as predicted
+    if args.watershed and classes > 2:
         raise ValueError(f"--watershed closes a boundary map, but this model predicts "
-                         f"{model.output_shape[-1]} classes; drop --watershed")
+                         f"{classes} classes; drop --watershed")
     created = not args.out.exists()
     _claim(args.out, settings, args.overwrite)
     progress = keras.utils.Progbar(len(inputs), unit_name="input")
