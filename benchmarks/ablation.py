@@ -6,7 +6,8 @@
 Reads each run directory written by ``zoo.training.train`` (``state.json``,
 and ``metrics.json`` when the run finished) and writes ``NAME.json`` (every
 run's arguments, history and record) and ``NAME.md`` (one row per run: the
-lever's settings, steps, training time, validation V_rand / V_info of the
+lever's settings, steps, training time with the float32 matmul GFLOP/s measured
+at the start of each training call where the run recorded it, validation V_rand / V_info of the
 best checkpoint's map and the last one's, and the kept model's scores: its map,
 after post-processing, with TTA, and both, where measured).
 Scores are on the validation slices 20..24 only.
@@ -38,7 +39,8 @@ def read_run(run_dir: Path) -> dict:
             "last_v_rand": scored[-1]["val_v_rand"] if scored else None,
             "keep": metrics.get("keep", "best"),
             "kept_step": metrics.get("kept_step", metrics.get("best_step")),  # older records
-            "kept": kept, "tta": metrics.get("tta"), "history": history}
+            "kept": kept, "tta": metrics.get("tta"),
+            "sessions": metrics.get("sessions", state.get("sessions", [])), "history": history}
 
 
 def _fmt(value, digits=3) -> str:
@@ -54,14 +56,15 @@ def table(rows: list[dict]) -> str:
     (step in brackets) and the last checkpoint's; kept: the model the run kept (its
     best checkpoint by the run's monitor, or its last), scored on its map, after the
     run's post-processing, and with test-time augmentation where measured."""
-    lines = ["| run | steps | train s | best map V_rand / V_info (step) | last map V_rand | "
-             "kept (step) | kept: map V_rand / V_info | post-processed | TTA | "
+    lines = ["| run | steps | train s | matmul GFLOP/s | best map V_rand / V_info (step) | "
+             "last map V_rand | kept (step) | kept: map V_rand / V_info | post-processed | TTA | "
              "TTA + post-processed |",
-             "|" + " --- |" * 10]
+             "|" + " --- |" * 11]
     for r in rows:
         tta = r["tta"] or {}
         steps = f"{r['steps']}" + ("" if r["finished"] else ", cut")
-        lines.append(f"| {r['run']} | {steps} | {r['train_s']:.0f} | "
+        peaks = ", ".join(f"{s['matmul_gflops']:.0f}" for s in r.get("sessions", [])) or "-"
+        lines.append(f"| {r['run']} | {steps} | {r['train_s']:.0f} | {peaks} | "
                      f"{_fmt(r['best_v_rand'])} / {_fmt(r['best_v_info'])} ({r['best_step']}) | "
                      f"{_fmt(r['last_v_rand'])} | {r['keep']} ({r['kept_step']}) | "
                      f"{_pair(r['kept'])} | {_pair(r['kept'], 'post_')} | {_pair(tta)} | "

@@ -41,6 +41,8 @@ def test_isbi_run_writes_models_scores_and_its_resolved_config(isbi_run):
             "model.keras", "metrics.json"} <= set(tree(isbi_run))
     metrics = json.loads((isbi_run / "metrics.json").read_text())
     assert metrics["steps"] == 4 and {"v_rand", "v_info", "iou", "dice"} <= set(metrics)
+    (session,) = metrics["sessions"]  # the machine and its reference, for the train seconds
+    assert session["step"] == 0 and session["matmul_gflops"] > 0 and "cores" in session["machine"]
     config = (isbi_run / "config.toml").read_text()
     assert 'layout = "isbi"' in config and "encoder_options = {filters = 4}" in config
     assert "model_options = {depth = 2}" in config and 'loss = "wce+dice"' in config

@@ -260,7 +260,8 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
 
 def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,
           budget_s: float | None = None, keep: str = "best", tta: str | None = None,
-          callbacks=(), verbose="auto", info: dict | None = None) -> dict:
+          callbacks=(), verbose="auto", info: dict | None = None,
+          session: dict | None = None) -> dict:
     """Train ``build()``'s compiled model in ``run_dir`` and return the run's record.
 
     Args:
@@ -289,13 +290,18 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
             (``"flips"`` or ``"d4"``, see ``predict_tiled``) under ``record["tta"]``.
         callbacks: more Keras callbacks (they run before the checkpoint).
         info: extra entries for the record (e.g. the command's arguments).
+        session: what this call trains on (e.g. the machine and its measured matmul
+            GFLOP/s, the reference a timing needs), kept with the step it starts
+            from in the run's ``sessions`` list (``state.json`` and the record):
+            a run resumed on another machine names each one.
 
     Returns:
         The record written to ``metrics.json``: the kept model's validation
         scores (``v_rand``, ``v_info``, ``pixel_error``, ``iou``, ``dice``, ...),
         ``keep``, ``kept_step``, ``steps``, ``train_s`` (training clock), ``wall_s``
         (validation and checkpoints included), ``backend``, ``precision`` and
-        ``history`` (one point per checkpoint: step, times, logs, scores).
+        ``history`` (one point per checkpoint: step, times, logs, scores) and
+        ``sessions`` (see ``session``).
 
     An optimizer with ``use_ema=True`` trains as usual; validation, ``best.keras``
     and ``model.keras`` use its moving-average weights, and the checkpoint
@@ -313,7 +319,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta,
-                      callbacks, verbose, info)
+                      callbacks, verbose, info, session)
     except BaseException:
         if created and not (run_dir / CHECKPOINT).is_file():  # nothing to resume: no folder
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -321,7 +327,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
 
 
 def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta, callbacks,
-           verbose, info) -> dict:
+           verbose, info, session) -> dict:
     if resume:
         recover_checkpoint(run_dir)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
@@ -344,6 +350,8 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     else:
         (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
         model, state = build(), new_state()
+    if session is not None:
+        state.setdefault("sessions", []).append({"step": state["step"], **session})
     checkpoint = AtomicCheckpoint(run_dir, state=state, validation=validation,
                                   budget_s=budget_s)
     epochs = -(-steps // len(dataset))
@@ -388,7 +396,8 @@ def _finish(model, run_dir, state, validation, keep, tta, info, verbose) -> dict
     save_model_atomic(model, run_dir / MODEL)
     record.update({"backend": keras.backend.backend(),
                    "precision": keras.mixed_precision.global_policy().name,
-                   **(info or {}), "history": state["history"]})
+                   **(info or {}), "sessions": state.get("sessions", []),
+                   "history": state["history"]})
     write_json_atomic(run_dir / METRICS, record)
     scores = [f"{k} {record[k]:.4f}" for k in ("v_rand", "v_info", "pixel_error",
                                                 "post_v_rand", "post_v_info", "iou", "dice")

@@ -192,15 +192,21 @@ def jit_compile():
 
 
 def train(args, scope, build, dataset, validation=None, info=None) -> dict:
-    """``zoo.training.train`` in the distribution scope with the parsed arguments."""
+    """``zoo.training.train`` in the distribution scope with the parsed arguments; the
+    run's record names the machine and its float32 matmul GFLOP/s measured at the start
+    of each call (``sessions``), the reference its training seconds are read against."""
     from zoo import training
+    from zoo.bench import machine
 
     budget = args.train_minutes * 60 if args.train_minutes else None
     info = {"args": {k: str(v) for k, v in vars(args).items()}, **(info or {})}
+    session = {"machine": machine.describe()["label"],
+               "matmul_gflops": round(machine.matmul_peak_gflops()["gflops"], 1)}
     try:
         with scope:
             return training.train(build, dataset, args.out, steps=args.steps,
                                   validation=validation, resume=args.resume, budget_s=budget,
-                                  keep=args.keep, tta=args.tta, verbose=args.verbose, info=info)
+                                  keep=args.keep, tta=args.tta, verbose=args.verbose, info=info,
+                                  session=session)
     except FileExistsError as error:
         raise SystemExit(f"error: {error}") from None
