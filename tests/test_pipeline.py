@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.models import output_roles
+from zoo.models import mask_output, output_roles
 
 TINY = {"input_shape": (16, 16, 1), "depth": 2, "encoder_options": {"filters": 2}}
 
@@ -56,6 +56,7 @@ def test_roles_survive_a_round_trip(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert output_roles(loaded) == output_roles(model) == {
         "head_l1": ("side", 1), "head_l2": ("mask", 2)}
+    assert mask_output(loaded, ["side", "main"]) == "main"
     assert zoo.prune(loaded, 1).output_names == ["head_l1"]
 
 
@@ -64,6 +65,8 @@ def test_models_not_built_by_the_pipeline_have_no_roles():
     plain = keras.Model(inputs, keras.layers.Conv2D(1, 1, name="out")(inputs))
     with pytest.raises(ValueError, match="declares no role.*zoo.build"):
         output_roles(plain)
+    assert mask_output(plain, ["first", "second"]) == "first"
+    assert mask_output(plain, (None, 8, 8, 1)) == (None, 8, 8, 1)
     with pytest.raises(ValueError, match="no nested 'encoder'"):
         zoo.unfreeze_encoder(plain)
 

@@ -108,6 +108,21 @@ def output_roles(model) -> dict[str, tuple[str, int | None]]:
     return roles
 
 
+def mask_output(model, values):
+    """The main mask among ``values``, a model's outputs (shapes or arrays), by declared role.
+
+    One output is returned as it is; of several, the one whose :class:`HeadOutput`
+    declares role ``mask``, else (a model not built by the zoo) the first.
+    """
+    if not isinstance(values, list):
+        return values
+    try:
+        roles = [role for role, _ in output_roles(model).values()]
+    except ValueError:
+        return values[0]
+    return values[roles.index("mask")] if "mask" in roles else values[0]
+
+
 def segmentation_head(x, num_classes: int, activation: str | None, *, name: str = "head",
                       role: str = "mask", level: int | None = None, kernel_size: int = 1,
                       upsample: int = 1, logits: bool = False):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from . import checks
-from .blocks import output_roles
+from .blocks import mask_output
 
 TTA = {
     None: [(lambda x: x, lambda y: y)],
@@ -30,7 +30,7 @@ def predict_tiled(model: keras.Model, image, *, tile_size: int | None = None,
 
     Args:
         model: a zoo model (or any fully convolutional Keras model); the output
-            declaring role ``mask`` is used (:func:`zoo.models.output_roles`),
+            declaring role ``mask`` is used (:func:`zoo.models.mask_output`),
             for other models the first.
         image: (H, W) (1-channel models), (H, W, C) or a stack (N, H, W, C), float in
             [0, 1] (uint8 is divided by 255; other integer images, values outside
@@ -104,7 +104,8 @@ def _as_stack(image, channels):
 
 
 def _geometry(model, tile_size):
-    (in_h, in_w), (out_h, out_w) = model.input_shape[1:3], _main(model, model.output_shape)[1:3]
+    in_h, in_w = model.input_shape[1:3]
+    out_h, out_w = mask_output(model, model.output_shape)[1:3]
     if in_h is not None and out_h is not None and (in_h, in_w) != (out_h, out_w):
         if tile_size not in (None, in_h) or in_h != in_w:
             raise ValueError(f"a valid-padding model predicts fixed {in_h}x{in_w} -> "
@@ -115,17 +116,6 @@ def _geometry(model, tile_size):
         raise ValueError(f"the model takes {in_h}x{in_w} inputs; tile_size={tile} does not fit "
                          f"(build it with input_shape=(None, None, C) to choose tiles)")
     return tile, 0
-
-
-def _main(model, values):
-    """The main mask among a model's outputs (shapes or arrays), by declared role."""
-    if not isinstance(values, list):  # one output: a shape tuple or an array
-        return values
-    try:
-        roles = [role for role, _ in output_roles(model).values()]
-    except ValueError:  # not a zoo model: the first output
-        return values[0]
-    return values[roles.index("mask")] if "mask" in roles else values[0]
 
 
 def _predict_one(model, image, tile_size, overlap, pad_mode, blend, tta, batch_size):
@@ -195,6 +185,6 @@ def _predict_batch(model, batch, tta):
     total = None
     for forward, inverse in TTA[tta]:
         output = model.predict_on_batch(np.ascontiguousarray(forward(batch)))
-        output = inverse(np.asarray(_main(model, output), dtype=np.float32))
+        output = inverse(np.asarray(mask_output(model, output), dtype=np.float32))
         total = output if total is None else total + output
     return total / len(TTA[tta])

@@ -77,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
     import keras
 
     import zoo  # noqa: F401  (registers zoo's layers for loading)
-    from zoo.inference import _main, predict_tiled
+    from zoo.inference import predict_tiled
+    from zoo.models import mask_output
 
     model = keras.saving.load_model(args.model, compile=False)
     channels = model.input_shape[-1]
-    classes = _main(model, model.output_shape)[-1]  # the mask output's, as predicted
+    classes = mask_output(model, model.output_shape)[-1]  # the mask output's, as predicted
     if args.watershed and classes > 2:
         raise ValueError(f"--watershed closes a boundary map, but this model predicts "
                          f"{classes} classes; drop --watershed")

@@ -1,7 +1,7 @@
 """Architectures, one decoder module each; importing this package registers them in
 ``zoo.registry.MODELS`` through :func:`zoo.models.base.register_architecture`."""
 
-from ..blocks import output_roles
+from ..blocks import mask_output, output_roles
 from .base import ClassificationGate, build_model, presence_targets
 from .deeplabv3_plus import deeplabv3_plus
 from .fcn import fcn
@@ -9,5 +9,6 @@ from .unet import unet, unet_decoder
 from .unet_3plus import unet_3plus
 from .unet_plus_plus import prune, unet_plus_plus
 
-__all__ = ["ClassificationGate", "build_model", "deeplabv3_plus", "fcn", "output_roles",
+__all__ = ["ClassificationGate", "build_model", "deeplabv3_plus", "fcn", "mask_output",
+           "output_roles",
            "presence_targets", "prune", "unet", "unet_3plus", "unet_decoder", "unet_plus_plus"]
