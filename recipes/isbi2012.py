@@ -110,8 +110,6 @@ def parse(argv=None):
 def main(argv=None):
     args = parse(argv)
     scope = _cli.setup(args)
-    import zoo
-    from zoo import losses
     from zoo.data import SegmentationDataset, load_isbi2012, paper_augmentation, unet_weight_map
     from zoo.training import SegmentationValidation
 
@@ -127,19 +125,6 @@ def main(argv=None):
                                   steps=args.checkpoint_every, augment=augment,
                                   seed=args.seed, workers=args.workers)
 
-    def build():
-        options = {"deep_supervision": True} if args.deep_supervision else {}
-        model = zoo.build(args.model, input_shape=(None, None, 2 * args.context + 1),
-                          num_classes=1, encoder=args.encoder, batch_norm=True,
-                          encoder_options=_cli.encoder_options(args), **options)
-        _cli.set_bn_momentum(model, args.bn_momentum)
-        loss = (losses.HybridLoss() if args.loss == "hybrid"
-                else losses.WeightedCrossEntropy() + losses.DiceLoss())
-        if args.cldice:
-            loss = loss + args.cldice * losses.ClDiceLoss(iterations=args.cldice_iterations)
-        return _cli.compile_model(model, loss, lr=args.lr, steps=epochs * args.checkpoint_every,
-                                  ema=args.ema, deep_supervision=args.deep_supervision)
-
     validation = None
     if not args.final:
         val = load_isbi2012(args.data, slices=args.val_slices, context=args.context)
@@ -150,8 +135,28 @@ def main(argv=None):
             tile_kwargs={"tile_size": args.val_tile, "overlap": args.val_overlap},
             postprocess=_watershed(args.watershed_sigma) if post else None,
             monitor="val_post_v_rand" if post else "val_v_rand")
+    build = partial(build_model, args, epochs * args.checkpoint_every)
     return _cli.train(args, scope, build, dataset, validation,
                       info={"recipe": args.recipe, "final": args.final})
+
+
+def build_model(args, steps):
+    """The recipe's compiled network for the parsed ``args`` (its learning rate decays
+    over ``steps``), under the current mixed-precision policy."""
+    import zoo
+    from zoo import losses
+
+    options = {"deep_supervision": True} if args.deep_supervision else {}
+    model = zoo.build(args.model, input_shape=(None, None, 2 * args.context + 1),
+                      num_classes=1, encoder=args.encoder, batch_norm=True,
+                      encoder_options=_cli.encoder_options(args), **options)
+    _cli.set_bn_momentum(model, args.bn_momentum)
+    loss = (losses.HybridLoss() if args.loss == "hybrid"
+            else losses.WeightedCrossEntropy() + losses.DiceLoss())
+    if args.cldice:
+        loss = loss + args.cldice * losses.ClDiceLoss(iterations=args.cldice_iterations)
+    return _cli.compile_model(model, loss, lr=args.lr, steps=steps, ema=args.ema,
+                              deep_supervision=args.deep_supervision)
 
 
 def _watershed(sigma):

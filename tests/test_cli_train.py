@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 
+import keras
 import numpy as np
 import pytest
 from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
@@ -79,9 +80,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(isbi, tmp_path):
             "--val-slices", "3", *TINY]
     assert main([*args, "--train-minutes", "1e-6"]) == 0  # stops after its first step
     assert json.loads((out / "state.json").read_text())["step"] == 1
-    assert main(["train", "--out", str(out), "--resume", "--verbose", "0"]) == 0
+    # --xla is how the run is carried out: free to change on resume (JAX always compiles)
+    xla = "on" if keras.backend.backend() == "jax" else "off"
+    assert main(["train", "--out", str(out), "--resume", "--verbose", "0", "--xla", xla]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
     # The cut pass counts as one of the two passes (zoo.training.train): one more pass.
-    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    assert metrics["steps"] == 3
+    assert [session["xla"] for session in metrics["sessions"]] == ["on", xla]
 
 
 @pytest.mark.slow

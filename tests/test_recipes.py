@@ -109,6 +109,21 @@ def test_a_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
     assert (tmp_path / "final" / "model.keras").is_file()
 
 
+def test_xla_off_is_recorded_per_session_and_refused_on_jax(isbi, tmp_path):
+    import keras
+
+    result = run("isbi2012", "--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3",
+                 "--out", str(tmp_path / "run"), "--filters", "4", "--patch", "32",
+                 "--xla", "off", "--precision", "mixed_bfloat16", *TINY)
+    if keras.backend.backend() == "jax":
+        assert result.returncode != 0 and "JAX always compiles" in result.stderr
+        return
+    _ok(result)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [s["xla"] for s in metrics["sessions"]] == ["off"]
+    assert metrics["precision"] == "mixed_bfloat16"
+
+
 @pytest.mark.slow
 def test_kill_and_resume(isbi, tmp_path):
     out = tmp_path / "run"

@@ -51,7 +51,12 @@ def test_train_owns_its_run_directory_and_resumes(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 4
     with pytest.raises(FileExistsError, match="resume"):
         _tiny_run(tmp_path, steps=4)  # an earlier run is never overwritten
-    record = _tiny_run(tmp_path, steps=8, resume=True, session={"machine": "B"})
+    compiled = []
+    probe = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: compiled.append(probe.model.jit_compile))
+    record = _tiny_run(tmp_path, steps=8, resume=True, session={"machine": "B"},
+                       jit_compile=False, callbacks=[probe])
+    assert compiled == [False]  # set on the resumed model (how the run is carried out)
     assert record["steps"] == 8
     assert [p["step"] for p in record["history"]] == [2, 4, 6, 8]  # history kept
     # the first call named no session; the resumed one is kept with its starting step

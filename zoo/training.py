@@ -261,7 +261,7 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
 def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,
           budget_s: float | None = None, keep: str = "best", tta: str | None = None,
           callbacks=(), verbose="auto", info: dict | None = None,
-          session: dict | None = None) -> dict:
+          session: dict | None = None, jit_compile: bool | None = None) -> dict:
     """Train ``build()``'s compiled model in ``run_dir`` and return the run's record.
 
     Args:
@@ -294,6 +294,10 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
             GFLOP/s, the reference a timing needs), kept with the step it starts
             from in the run's ``sessions`` list (``state.json`` and the record):
             a run resumed on another machine names each one.
+        jit_compile: ``None`` keeps the model's own (its ``compile`` argument; a
+            resumed run, its checkpoint's); ``True`` or ``False`` sets XLA on or off
+            for this call's training and validation (how a run is carried out, not
+            what it trains, so a resumed run may change it).
 
     Returns:
         The record written to ``metrics.json``: the kept model's validation
@@ -319,7 +323,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta,
-                      callbacks, verbose, info, session)
+                      callbacks, verbose, info, session, jit_compile)
     except BaseException:
         if created and not (run_dir / CHECKPOINT).is_file():  # nothing to resume: no folder
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -327,7 +331,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
 
 
 def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta, callbacks,
-           verbose, info, session) -> dict:
+           verbose, info, session, jit_compile) -> dict:
     if resume:
         recover_checkpoint(run_dir)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
@@ -350,6 +354,8 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     else:
         (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
         model, state = build(), new_state()
+    if jit_compile is not None:
+        model.jit_compile = jit_compile
     if session is not None:
         state.setdefault("sessions", []).append({"step": state["step"], **session})
     checkpoint = AtomicCheckpoint(run_dir, state=state, validation=validation,

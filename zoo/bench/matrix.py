@@ -63,10 +63,11 @@ FULL = {
         "over the 5 validation slices on a 2-core CPU; it does not fit the 2-hour plan",
         "train with the plain encoder: the plain networks cost 4-30x the FLOPs of the "
         "resnet34 ones; accuracy is compared at one encoder per architecture",
-        "mixed precision beyond U-Net/resnet34 alone: this CPU has no float16/bfloat16 "
-        "arithmetic (AVX2 only), so those cells measure emulation, not the precision (the "
-        "recorded bfloat16 cell trains 10x slower than float32); the zoo/SM pairs in mixed "
-        "precision belong on a GPU (benchmarks/gpu.toml)",
+        "mixed precision beyond U-Net/resnet34 alone: a CPU without float16/bfloat16 "
+        "arithmetic (the recorded AMD EPYC: AVX2 only) measures emulation, not the precision "
+        "(its bfloat16 cell trains 10x slower than float32; on an AMX CPU see "
+        "benchmarks/precision_speed.py); the zoo/SM pairs in mixed precision belong on a GPU "
+        "(benchmarks/gpu.toml)",
         "JAX for peers (they are built on TensorFlow's bundled Keras) and for U-Net 3+ "
         "with the plain encoder (395 GFLOP per image; its TensorFlow cell is recorded)",
     ],

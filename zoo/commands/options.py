@@ -111,6 +111,11 @@ def base_parser(description: str, *, steps: int, checkpoint_every: int, lr: floa
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="float32",
                         choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    parser.add_argument("--xla", choices=["on", "off"], default="on",
+                        help="compile the steps with XLA (TensorFlow; JAX always does) or run "
+                        "TensorFlow's own kernels: on a CPU with AMX those ran the best "
+                        "recipe's 32-filter step in mixed_bfloat16 3.4x faster than float32 XLA "
+                        "(benchmarks/results/precision_speed_*.md); free to change on --resume")
     parser.add_argument("--distribute", action="store_true",
                         help="data-parallel over all local devices (JAX: keras.distribution; "
                         "TensorFlow: the recipes' mirrored strategy, recipes/_cli.py)")
@@ -132,6 +137,10 @@ def setup(args):
 
     keras.utils.set_random_seed(args.seed)
     keras.mixed_precision.set_global_policy(args.precision)
+    if args.xla == "off" and keras.backend.backend() == "jax":
+        raise ValueError("--xla off runs TensorFlow's (or PyTorch's) own kernels; JAX always "
+                         "compiles with XLA: drop --xla off, or run with "
+                         "KERAS_BACKEND=tensorflow")
     if not args.distribute:
         return contextlib.nullcontext()
     backend = keras.backend.backend()
@@ -183,8 +192,9 @@ def jit_compile():
 
     Keras' "auto" leaves XLA off on a TensorFlow CPU, where the recipe's
     ``model.fit`` over a ``SegmentationDataset`` ran a 16-filter U-Net's step at
-    2.45 s and 1.50 s with XLA (``benchmarks/results/fit_trace.md``, this
-    project's 2-core CPU, 2026-11-26). PyTorch keeps "auto".
+    2.45 s and 1.50 s with XLA (``benchmarks/results/fit_trace.md``, a 2-core AMD
+    EPYC, 2026-11-26). PyTorch keeps "auto". On a CPU with AMX, TensorFlow's own
+    kernels won instead (``--xla off``, ``benchmarks/results/precision_speed_*.md``).
     """
     import keras
 
@@ -201,12 +211,14 @@ def train(args, scope, build, dataset, validation=None, info=None) -> dict:
     budget = args.train_minutes * 60 if args.train_minutes else None
     info = {"args": {k: str(v) for k, v in vars(args).items()}, **(info or {})}
     session = {"machine": machine.describe()["label"],
-               "matmul_gflops": round(machine.matmul_peak_gflops()["gflops"], 1)}
+               "matmul_gflops": round(machine.matmul_peak_gflops()["gflops"], 1),
+               "xla": args.xla}
     try:
         with scope:
             return training.train(build, dataset, args.out, steps=args.steps,
                                   validation=validation, resume=args.resume, budget_s=budget,
                                   keep=args.keep, tta=args.tta, verbose=args.verbose, info=info,
-                                  session=session)
+                                  session=session,
+                                  jit_compile=None if args.xla == "on" else False)
     except FileExistsError as error:
         raise SystemExit(f"error: {error}") from None
