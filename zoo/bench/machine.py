@@ -76,8 +76,9 @@ def matmul_peak_gflops(n: int | None = None, repeats: int = 8, dtype: str = "flo
 
     if n is None:
         n = 8192 if gpus() else 2048
-    a, b = (keras.ops.convert_to_tensor(np.random.default_rng(seed).random((n, n)), dtype=dtype)
-            for seed in (0, 1))
+    a, b = (keras.ops.convert_to_tensor(
+        np.random.default_rng(seed).random((n, n), dtype=np.float32), dtype=dtype)
+        for seed in (0, 1))
 
     def product():  # one element back to the host waits for the whole product
         keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
