@@ -55,18 +55,22 @@ def test_modern_recipe_writes_metrics_and_model(isbi, tmp_path):
     assert result.returncode != 0 and "(--resume) to continue" in result.stderr
 
 
-@pytest.mark.parametrize("recipe", ["quick", "best"])
+@pytest.mark.parametrize("recipe", ["quick", "best", "best_amx"])
 def test_presets_are_documented_and_flags_override_them(recipe):
     from recipes import isbi2012
 
     args = isbi2012.parse(["--recipe", recipe, "--out", "x", "--filters", "4"])
     assert args.filters == 4 and args.steps == isbi2012.PRESETS[recipe]["steps"]
     assert args.keep == "last"  # the presets are scored on their last model
-    assert args.tta == {"quick": "d4", "best": "flips"}[recipe]  # measured: README
+    assert args.tta == {"quick": "d4"}.get(recipe, "flips")  # measured: README
     # the watershed's smoothing each preset's records were measured with
-    assert args.watershed_sigma == {"quick": 0.0, "best": 1.0}[recipe]
-    # and their validation tiles: 256 px (quick, as recorded), each slice whole (best)
-    assert (args.val_tile, args.val_overlap) == {"quick": (256, 64), "best": (640, 128)}[recipe]
+    assert args.watershed_sigma == {"quick": 0.0}.get(recipe, 1.0)
+    # and their validation tiles: 256 px (quick, as recorded), each slice whole (best*)
+    assert (args.val_tile, args.val_overlap) == {"quick": (256, 64)}.get(recipe, (640, 128))
+    # best_amx: best at 32 filters in bfloat16 without XLA, as its three seeds were measured
+    amx = recipe == "best_amx"
+    assert args.encoder_options == {"filters": 32 if amx else 16}
+    assert (args.precision, args.xla) == (("mixed_bfloat16", "off") if amx else ("float32", "on"))
     assert f"{recipe}: " in isbi2012.DOC
 
 
@@ -82,15 +86,23 @@ def test_a_negative_weight_smoothing_or_overlap_is_refused(capsys, flag, message
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe", ["quick", "best"])
+@pytest.mark.parametrize("recipe", ["quick", "best", "best_amx"])
 def test_a_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
-    """Each preset end to end (best: its whole-slice validation tiles and flips TTA); then
-    --final (the presets differ in values only, so the quick one alone)."""
+    """Each preset end to end (best: its whole-slice validation tiles and flips TTA;
+    best_amx: bfloat16 without XLA, which JAX refuses until --xla on); then --final (the
+    presets differ in values only, so the quick one alone)."""
+    import keras
+
     from recipes import isbi2012
 
     tiny = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", "--filters", "4",
             "--patch", "32", "--steps", "2", "--checkpoint-every", "2", "--batch-size", "2",
             "--verbose", "0", "--context", "1", "--ema", "0.9", "--postprocess", "watershed"]
+    xla = isbi2012.PRESETS[recipe].get("xla", "on")
+    if xla == "off" and keras.backend.backend() == "jax":
+        result = run("isbi2012", "--recipe", recipe, "--out", str(tmp_path / "run"), *tiny)
+        assert result.returncode != 0 and "pass --xla on" in result.stderr
+        tiny, xla = [*tiny, "--xla", "on"], "on"
     _ok(run("isbi2012", "--recipe", recipe, "--out", str(tmp_path / "run"), *tiny))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["recipe"] == recipe and metrics["steps"] == 2
@@ -98,7 +110,9 @@ def test_a_preset_runs_two_steps_then_final(isbi, tmp_path, recipe):
     assert {"v_rand", "post_v_rand", "post_v_info"} <= set(metrics)
     assert metrics["tta"]["mode"] == isbi2012.PRESETS[recipe]["tta"]
     assert "post_v_rand" in metrics["tta"]
-    assert int(metrics["args"]["val_tile"]) == {"quick": 256, "best": 640}[recipe]
+    assert int(metrics["args"]["val_tile"]) == {"quick": 256}.get(recipe, 640)
+    assert metrics["precision"] == isbi2012.PRESETS[recipe].get("precision", "float32")
+    assert [session["xla"] for session in metrics["sessions"]] == [xla]
     if recipe != "quick":
         return
     # --final: every labelled slice trains (here 0..3 of the 4), nothing is scored

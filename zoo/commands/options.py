@@ -139,8 +139,8 @@ def setup(args):
     keras.mixed_precision.set_global_policy(args.precision)
     if args.xla == "off" and keras.backend.backend() == "jax":
         raise ValueError("--xla off runs TensorFlow's (or PyTorch's) own kernels; JAX always "
-                         "compiles with XLA: drop --xla off, or run with "
-                         "KERAS_BACKEND=tensorflow")
+                         "compiles with XLA: pass --xla on (also over a preset's, e.g. "
+                         "--recipe best_amx), or run with KERAS_BACKEND=tensorflow")
     if not args.distribute:
         return contextlib.nullcontext()
     backend = keras.backend.backend()
