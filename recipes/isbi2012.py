@@ -41,9 +41,9 @@ PRESETS = {
              "postprocess": "watershed", "watershed_sigma": 1.0, "tta": "flips",
              "keep": "last", "val_tile": 640, "val_overlap": 128},
 }
-# best at twice the width in bfloat16 without XLA: 4x the FLOPs of best's step, and
-# faster than it only on a CPU with AMX bf16 tiles (README, "32 filters in
-# mixed_bfloat16"); TensorFlow only (JAX always compiles: pass --xla on there)
+# best at twice the width in bfloat16 without XLA: 4x the FLOPs of best's step in about
+# its time only on a CPU with AMX bf16 tiles (README, "32 filters in mixed_bfloat16");
+# TensorFlow only (JAX always compiles: pass --xla on there)
 PRESETS["best_amx"] = {**PRESETS["best"], "encoder_options": {"filters": 32},
                        "precision": "mixed_bfloat16", "xla": "off", "steps": 4800,
                        "checkpoint_every": 600}
