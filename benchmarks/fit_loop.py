@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo import losses, metrics  # noqa: E402
-from zoo.bench import machine  # noqa: E402
+from zoo import machine  # noqa: E402
 from zoo.bench.cell import load_data  # noqa: E402
 from zoo.bench.measure import StepTimer  # noqa: E402
 from zoo.data import SegmentationDataset, paper_augmentation  # noqa: E402
@@ -69,10 +69,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--data", default="../shared/data/isbi2012")
+    parser.add_argument("--data", help="ISBI 2012 folder (default: zoo.data.locate's)")
     args = parser.parse_args()
     n, size, batch = args.steps, args.size, args.batch
-    data = load_data({"data": args.data, "size": size})
+    data = load_data({"data": args.data or zoo.data.locate("isbi2012"), "size": size})
     peak = machine.matmul_peak_gflops()
     x = np.random.default_rng(0).random((batch, size, size, 1), dtype=np.float32)
     y = (x > 0.5).astype("float32")

@@ -75,10 +75,10 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo.bench import machine
+    from zoo import machine
     from zoo.data import isbi2012, load_isbi2012, unet_weight_map
 
-    data = load_isbi2012(args.data or isbi2012.DEFAULT_ROOT, slices=isbi2012.TRAIN_SLICES)
+    data = load_isbi2012(args.data, slices=isbi2012.TRAIN_SLICES)
     weights = unet_weight_map(data.labels, w0=10.0, sigma=5.0)
     times = {name: [] for name in VARIANTS}
     for _ in range(args.rounds):

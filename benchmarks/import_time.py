@@ -49,7 +49,7 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo.bench import machine
+    from zoo import machine
 
     with tempfile.TemporaryDirectory() as scratch:
         trees = {"import keras": (None, "import keras"), "import zoo (this tree)": (ROOT, None)}

@@ -46,7 +46,7 @@ def main(argv=None) -> dict:
     import numpy as np
 
     import zoo
-    from zoo.bench import machine
+    from zoo import machine
     from zoo.data import isbi2012, load_isbi2012
     from zoo.evaluation import isbi_scores
     from zoo.postprocess import watershed_boundaries
@@ -58,7 +58,8 @@ def main(argv=None) -> dict:
                         help="saved validation maps (.npz) to score instead of models")
     parser.add_argument("--defaults-only", action="store_true",
                         help="score the post-processing defaults alone, not the grid")
-    parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT)
+    parser.add_argument("--data", type=Path, help="ISBI 2012 folder (default: "
+                        "zoo.data.locate's)")
     parser.add_argument("--tta", nargs="*", default=["d4"], choices=["flips", "d4"])
     parser.add_argument("--tile", type=int, default=256,
                         help="tile side for models built for any size")

@@ -1,8 +1,8 @@
-"""The ISBI ``best`` recipe's network in float32 and mixed_bfloat16, with XLA and without.
+"""The ``isbi2012/best`` preset's network in float32 and mixed_bfloat16, with XLA and without.
 
     python -m benchmarks.precision_speed [--filters 16 32] [--steps 5] [--rounds 3]
 
-For each base width, the recipe's compiled network (``recipes.isbi2012.build_model``:
+For each base width, the preset's compiled network (``zoo.training.build_model``:
 plain U-Net, batch norm, weighted CE + Dice, Adam with EMA) under each policy, with
 XLA (the recipe's default) and with TensorFlow's own kernels (``--xla off``);
 median seconds per train step on the recipe's own batches (4 augmented 256^2 crops
@@ -31,8 +31,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from recipes import isbi2012  # noqa: E402
-from zoo.bench import machine  # noqa: E402
+from zoo import machine, training  # noqa: E402
 from zoo.data import (  # noqa: E402
     SegmentationDataset,
     load_isbi2012,
@@ -56,10 +55,10 @@ def main():
     parser.add_argument("--filters", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--steps", type=int, default=5, help="steps per variant and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--data", default="../shared/data/isbi2012")
+    parser.add_argument("--data", help="ISBI 2012 folder (default: zoo.data.locate's)")
     args = parser.parse_args()
-    recipe = isbi2012.parse(["--recipe", "best", "--data", args.data, "--out", "unused"])
-    train = load_isbi2012(args.data, slices=recipe.train_slices)
+    recipe = argparse.Namespace(**training.resolve(preset="isbi2012/best"))
+    train = load_isbi2012(args.data, slices=range(20))
     weights = unet_weight_map(train.labels, w0=10.0, sigma=5.0)
     crops = SegmentationDataset(train.images, train.membranes, weights, patch_size=recipe.patch,
                                 batch_size=recipe.batch_size, steps=args.steps,
@@ -73,11 +72,12 @@ def main():
 
     models, flops = {}, {}
     for filters in args.filters:
-        recipe.filters = filters
+        config = training.resolve({"encoder_options": {"filters": filters}},
+                                  preset="isbi2012/best")
         for precision in PRECISIONS:
             for xla in XLA:
                 keras.mixed_precision.set_global_policy(precision)
-                model = isbi2012.build_model(recipe, recipe.steps)
+                model = training.build_model(config, channels=1, steps=config["steps"])
                 model.jit_compile = xla  # as zoo.training.train(jit_compile=...) sets it
                 x, y, w = batches[0]
                 model.train_on_batch(x, y, sample_weight=w)  # trace and compile

@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True)
     f = data.add_parser("fetch", help="download a data set (resumable, sha256-verified)")
     f.add_argument("name", choices=["isbi2012"])
-    f.add_argument("--to", required=True, help="destination folder")
+    f.add_argument("--to", help="destination folder (default: the user cache, where zoo "
+                   "train and zoo bench find it)")
     f.add_argument("--base-url", help="a mirror holding the same file names")
     f.add_argument("--sha256", action="append", default=[], metavar="NAME=HEX",
                    help="expected checksum of a file (repeatable)")

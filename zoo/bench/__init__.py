@@ -20,9 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..data import isbi2012
+from ..data import locate
 from ..files import write_json_atomic
-from . import machine, matrix, report
+from .. import machine
+from . import matrix, report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="batch of the speed cells")
     parser.add_argument("--steps", type=int, help="timed steps per speed cell")
     parser.add_argument("--train-seconds", type=float, help="training budget per train cell")
-    parser.add_argument("--data", type=Path, default=isbi2012.DEFAULT_ROOT,
-                        help="ISBI 2012 folder; synthetic cells are used when it is absent")
+    parser.add_argument("--data", type=Path, help="ISBI 2012 folder (default: found as zoo "
+                        "train finds it, $ZOO_DATA/isbi2012 or the user cache; synthetic cells "
+                        "are used when it is absent, and the console says so first)")
     parser.add_argument("--retry-errors", action="store_true", help="rerun failed cells")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     parser.add_argument("--report-only", action="store_true",
@@ -69,6 +71,22 @@ def configure(args: argparse.Namespace) -> dict:
     if not (args.train or args.quick):
         config["groups"] = [g for g in config["groups"] if g.get("kind") != "train"]
     return config
+
+
+def accuracy_data(data: Path | None, cells: list[dict]) -> Path | None:
+    """The ISBI 2012 folder of the accuracy cells: ``data`` (which must exist), else the one
+    ``zoo.data.locate`` finds, else ``None`` (synthetic cells), said on the console before
+    anything runs."""
+    if data is not None:
+        if not data.is_dir():
+            raise FileNotFoundError(f"--data {data}: no such folder")
+        return data
+    try:
+        return locate.locate("isbi2012")
+    except FileNotFoundError as error:
+        if any(c["kind"] == "train" for c in cells):
+            print(f"{error}; the accuracy cells train on synthetic cells instead", flush=True)
+        return None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -98,7 +116,7 @@ def main(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)  # the start's record, kept if the run is stopped
         write_json_atomic(out / "run.json", run, indent=1)
         records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
-                                    data=args.data if args.data.is_dir() else None)
+                                    data=accuracy_data(args.data, cells))
         run["not_run"] = []
     run.setdefault("peaks", [])
     run["charts"] = report.charts(records, out, described["label"])

@@ -41,7 +41,8 @@ def load_data(spec: dict) -> BenchData:
         train = load_isbi2012(root, slices=TRAIN_SLICES)
         val = load_isbi2012(root, slices=VAL_SLICES)
         return BenchData(list(train.images), list(train.membranes), val.images,
-                         val.membranes, val.labels, f"isbi2012 {Path(root).resolve()}")
+                         val.membranes, val.labels,
+                         "ISBI 2012 slices 0..19 train, 20..24 validate")
     side = max(128, 2 * spec["size"])
     images, masks, _ = synthetic_cells(16, side, seed=0)
     v_images, v_masks, _ = synthetic_cells(4, side, seed=10_000)

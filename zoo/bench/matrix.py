@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from ..files import write_json_atomic
-from . import machine, subjects
+from .. import machine
+from . import subjects
 
 ALL_ENCODERS = ["plain", "resnet34", "resnet50", "efficientnetb0"]
 U_NETS = ["unet", "unet_plus_plus", "unet_3plus"]
@@ -274,7 +275,7 @@ def recorded(config: dict, out) -> tuple[list[dict], list[str]]:
 def measure_peak(backend: str) -> dict:
     """The matmul peak measured in a fresh process of ``backend``, for the run record."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    code = "import json; from zoo.bench.machine import matmul_peak_gflops as f; " \
+    code = "import json; from zoo.machine import matmul_peak_gflops as f; " \
            "print(json.dumps(f()))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=False)

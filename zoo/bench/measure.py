@@ -17,7 +17,8 @@ import keras
 import numpy as np
 
 from ..flops import count_flops
-from . import machine, subjects
+from .. import machine
+from . import subjects
 
 TRAIN_FLOPS_PER_FORWARD = 3
 

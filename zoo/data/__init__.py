@@ -11,6 +11,8 @@ EXPORTS = {
     "with_context": "context", "CTCData": "ctc", "load_ctc": "ctc",
     "SegmentationDataset": "dataset", "load_folder": "folders",
     "ISBI2012": "isbi2012", "load_isbi2012": "isbi2012",
+    "TrainingData": "layouts", "detect_layout": "layouts", "load_training_data": "layouts",
+    "locate": "locate",
     "synthetic_cells": "synthetic", "unet_weight_map": "weight_map",
 }
 

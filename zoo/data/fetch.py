@@ -81,9 +81,10 @@ def fetch_file(url: str, dest, sha256: str | None = None, *, timeout: float = 60
     return dest
 
 
-def fetch(name: str, to, *, base_url: str | None = None, checksums: dict | None = None,
+def fetch(name: str, to=None, *, base_url: str | None = None, checksums: dict | None = None,
           allow_unverified: bool = False, **kwargs) -> list[Path]:
-    """Download the files of data set ``name`` into folder ``to``.
+    """Download the files of data set ``name`` into folder ``to`` (default: the user
+    cache, ``zoo.data.locate.cache_home() / name``, where ``zoo train`` finds it).
 
     ``base_url`` replaces the pinned URLs' folder (a mirror); ``checksums``
     ({file name: sha256}) adds or overrides pinned hashes. Files without a
@@ -96,6 +97,10 @@ def fetch(name: str, to, *, base_url: str | None = None, checksums: dict | None 
         if checksums.get(remote.name, remote.sha256) is None and not allow_unverified:
             raise ValueError(f"{remote.name} has no pinned sha256; pass its checksum "
                              f"(--sha256 {remote.name}=HEX) or --allow-unverified")
+    if to is None:
+        from .locate import cache_home
+
+        to = cache_home() / name
     to = Path(to)
     created = [folder for folder in (to, *to.parents) if not folder.exists()]
     paths = []

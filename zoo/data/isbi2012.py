@@ -1,7 +1,6 @@
 """ISBI 2012 EM segmentation (Cardona et al. 2010; the U-Net paper's first data set).
 
-Two layouts are read: the PNG folders of ``../shared/data/isbi2012``
-(``images/NN.png``, ``labels/NN.png``, ``test/NN.png``) and the challenge's
+Two layouts are read: PNG folders (``images/NN.png``, ``labels/NN.png``, ``test/NN.png``) and the challenge's
 multi-page TIFFs (``train-volume.tif``, ``train-labels.tif``,
 ``test-volume.tif``). Labels are 255 = cell interior, 0 = membrane; the
 target is the membrane (boundary) = 1, as the challenge scores it.
@@ -15,10 +14,24 @@ from pathlib import Path
 import numpy as np
 
 from .context import with_context
+from .locate import locate
 from .io import list_images, read_image, read_stack, to_unit_float, with_channel
 
-DEFAULT_ROOT = Path("../shared/data/isbi2012")  # relative to the repository root
-TRAIN_SLICES, VAL_SLICES = range(0, 20), range(20, 25)  # the split every recipe and bench uses
+TRAIN_SLICES, VAL_SLICES = range(0, 20), range(20, 25)  # the split every preset and bench uses
+
+
+def parse_slices(text: str) -> list[int]:
+    """'0-19' -> [0, ..., 19]; '3,5,7' -> [3, 5, 7]."""
+    try:
+        if "-" in text:
+            first, last = (int(v) for v in text.split("-"))
+            if first > last:
+                raise ValueError
+            return list(range(first, last + 1))
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"slices {text!r}: write a range FIRST-LAST with FIRST <= LAST "
+                         "(e.g. 0-19) or a list (e.g. 3,5,7)") from None
 
 
 @dataclass
@@ -33,9 +46,10 @@ class ISBI2012:
     slices: list[int]
 
 
-def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None,
+def load_isbi2012(root=None, split: str = "train", slices=None,
                   context: int = 0) -> ISBI2012:
-    """Load ``split`` ("train": labelled slices, "test": unlabelled) from ``root``.
+    """Load ``split`` ("train": labelled slices, "test": unlabelled) from ``root``
+    (default: found by ``zoo.data.locate``: ``$ZOO_DATA/isbi2012``, then the user cache).
 
     ``slices``: indices to keep (e.g. ``range(20)`` to train on 0..19 and
     ``range(20, 25)`` to validate on 20..24; split by slice, never by crops
@@ -46,7 +60,7 @@ def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None,
     mirrored at their ends, so a training stack never holds a validation
     slice; the slices must therefore be consecutive.
     """
-    root = Path(root)
+    root = locate("isbi2012", root)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if (root / "images").is_dir() or (root / "test").is_dir():
@@ -58,7 +72,7 @@ def load_isbi2012(root=DEFAULT_ROOT, split: str = "train", slices=None,
         raise FileNotFoundError(
             f"no ISBI 2012 data at {root.resolve()}: expected images/NN.png + labels/NN.png "
             f"(+ test/NN.png) or train-volume.tif + train-labels.tif (+ test-volume.tif); "
-            f"fetch it with `zoo data fetch isbi2012 --to DIR` and pass --data DIR"
+            f"fetch it with `zoo data fetch isbi2012`, or pass --data DIR"
         )
     index = list(range(len(images))) if slices is None else list(slices)
     if index and max(index) >= len(images):

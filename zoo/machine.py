@@ -1,4 +1,5 @@
-"""What machine a benchmark ran on: CPU, GPU, library versions and the measured matmul peak."""
+"""What machine a run or a benchmark ran on: CPU, GPU, library versions and the measured
+matmul peak (the reference every timing is read against)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ A run directory holds, and only ``train`` writes:
 - ``last.keras``: the model at the end of training;
 - ``model.keras``: the kept model (``keep="best"``: the best by validation, else
   the last; ``keep="last"``: the last);
-- ``metrics.json``: the run's record (scores, steps, times, history).
+- ``metrics.json``: the run's record (scores, steps, times, history);
+- ``config.toml``: the run's settings, when :func:`train` is given them
+  (``zoo train --config RUN/config.toml --out NEW`` repeats the run).
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import checks
-from .evaluation import class_scores, dice_score, iou_score, isbi_scores
-from .files import write_atomic, write_json_atomic
-from .inference import predict_tiled
+from .. import checks
+from ..evaluation import class_scores, dice_score, iou_score, isbi_scores
+from ..files import write_atomic, write_json_atomic
+from ..inference import predict_tiled
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
 STAGED = ".checkpoint.staged.keras"
 MODEL, LAST, METRICS = "model.keras", "last.keras", "metrics.json"
-RUN_FILES = (CHECKPOINT, STATE, BEST, LAST, MODEL, METRICS)
+CONFIG = "config.toml"
+RUN_FILES = (CHECKPOINT, STATE, BEST, LAST, MODEL, METRICS, CONFIG)
 
 
 def save_model_atomic(model: keras.Model, path) -> None:
@@ -261,7 +264,8 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
 def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,
           budget_s: float | None = None, keep: str = "best", tta: str | None = None,
           callbacks=(), verbose="auto", info: dict | None = None,
-          session: dict | None = None, jit_compile: bool | None = None) -> dict:
+          session: dict | None = None, jit_compile: bool | None = None,
+          config: dict | None = None) -> dict:
     """Train ``build()``'s compiled model in ``run_dir`` and return the run's record.
 
     Args:
@@ -323,7 +327,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta,
-                      callbacks, verbose, info, session, jit_compile)
+                      callbacks, verbose, info, session, jit_compile, config)
     except BaseException:
         if created and not (run_dir / CHECKPOINT).is_file():  # nothing to resume: no folder
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -331,7 +335,7 @@ def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool 
 
 
 def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, tta, callbacks,
-           verbose, info, session, jit_compile) -> dict:
+           verbose, info, session, jit_compile, config) -> dict:
     if resume:
         recover_checkpoint(run_dir)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
@@ -341,7 +345,7 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     if state is None and earlier and not resume:
         raise FileExistsError(f"{run_dir} holds an earlier run ({listed}); pass resume=True "
                               "(--resume) to continue it or choose another output directory")
-    if state is None and set(earlier) - {BEST}:
+    if state is None and set(earlier) - {BEST, CONFIG}:
         raise FileExistsError(f"{run_dir} holds files of a run ({listed}) but no {CHECKPOINT} "
                               "to resume from; choose another output directory")
     if state is not None:
@@ -354,6 +358,8 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     else:
         (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
         model, state = build(), new_state()
+        if config is not None:
+            write_config(run_dir / CONFIG, config)
     if jit_compile is not None:
         model.jit_compile = jit_compile
     if session is not None:
@@ -375,6 +381,15 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     elif ema:  # nothing left to train: the checkpoint holds the training weights
         moving_average_weights(model)
     return _finish(model, run_dir, checkpoint.state, validation, keep, tta, info, verbose)
+
+
+def write_config(path, config: dict) -> None:
+    """``config`` as TOML, written atomically (``tomli_w``)."""
+    import tomli_w
+
+    text = ("# zoo train settings, resolved; `zoo train --config THIS --out NEW` repeats them\n"
+            + tomli_w.dumps(config))
+    write_atomic(path, lambda target: Path(target).write_text(text))
 
 
 def _finish(model, run_dir, state, validation, keep, tta, info, verbose) -> dict:

@@ -1,0 +1,153 @@
+"""One loader for training data in any layout ``zoo train`` reads, detected by default.
+
+- ``isbi``: ISBI 2012 (``images/NN.png`` + ``labels/NN.png``, or
+  ``train-volume.tif`` + ``train-labels.tif``); the target is the membrane map,
+  slices split into training and validation by index (V_rand and V_info scored);
+- ``ctc``: a Cell Tracking Challenge 2D set (``01/tNNN.tif`` +
+  ``01_GT/SEG/man_segNNN.tif``); the target is the cells;
+- ``folder``: ``images/`` + ``masks/`` paired by :func:`zoo.data.load_folder`; every
+  non-zero mask pixel is foreground, or masks are class maps (``num_classes >= 2``).
+
+CTC and folder data validate on their last ``val_fraction`` of annotated images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LAYOUTS = ("isbi", "ctc", "folder")
+
+
+@dataclass
+class TrainingData:
+    """Training and validation images (lists or stacks of (H, W, C) float32 in [0, 1])
+    and masks ((H, W) uint8: 0/1, or class ids), border weight maps where asked for,
+    ISBI labels (0/255) of the validation slices for V_rand (else ``None``), the
+    layout and a one-line description. Without validation (``final``) the ``val_*``
+    fields are empty."""
+
+    images: list
+    masks: list
+    weights: list | None
+    val_images: list
+    val_masks: list
+    val_labels: np.ndarray | None
+    layout: str
+    description: str
+
+
+def detect_layout(root, *, images: str = "images", masks: str = "masks",
+                  sequence: str = "01") -> str:
+    """The layout of folder ``root`` (one of ``LAYOUTS``), or ``FileNotFoundError``
+    naming the layouts and ``--layout``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder not found: {root}")
+    if (root / f"{sequence}_GT").is_dir():
+        return "ctc"
+    if (root / "train-volume.tif").is_file() or (
+            (root / "images").is_dir() and (root / "labels").is_dir()
+            and not (root / masks).is_dir()):
+        return "isbi"
+    if (root / images).is_dir() and (root / masks).is_dir():
+        return "folder"
+    raise FileNotFoundError(
+        f"{root} is none of the layouts zoo train reads: ISBI 2012 (images/ + labels/, or "
+        f"train-volume.tif), CTC ({sequence}/ + {sequence}_GT/SEG/) or image and mask "
+        f"folders ({images}/ + {masks}/; other names: --images, --masks); pass --layout to "
+        "choose")
+
+
+def load_training_data(root, layout: str = "auto", *, images: str = "images",
+                       masks: str = "masks", key: str = "", mask_suffix: str = "",
+                       sequence: str = "01", train_slices: str = "0-19",
+                       val_slices: str = "20-24", val_fraction: float = 0.2, context: int = 0,
+                       num_classes: int = 1, final: bool = False,
+                       weight_maps: bool = False) -> TrainingData:
+    """Training and validation data from folder ``root`` in ``layout`` ("auto":
+    :func:`detect_layout`).
+
+    ``context``: 2.5D input (isbi layout). ``num_classes``: 1 or 2 for the isbi and
+    ctc layouts (2: a softmax model whose class 1 is the foreground), any N >= 2 for
+    class-map folders. ``final``: every annotated image trains (the isbi layout: the
+    training and validation slices), nothing validates. ``weight_maps``: the U-Net
+    border weight map of each training mask (``unet_weight_map``, w0 = 10, sigma = 5).
+    """
+    from . import load_ctc, load_folder, load_isbi2012, unet_weight_map
+    from .isbi2012 import parse_slices
+
+    root = Path(root)
+    if layout == "auto":
+        layout = detect_layout(root, images=images, masks=masks, sequence=sequence)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be auto or one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout != "folder" and num_classes > 2:
+        raise ValueError(f"num-classes {num_classes}: the {layout} layout has one foreground "
+                         "class (num-classes 1, or 2 for a softmax model); class maps are read "
+                         "from image/mask folders (--layout folder)")
+    if context and layout != "isbi":
+        raise ValueError(f"context {context}: 2.5D input stacks serial sections, which only "
+                         "the isbi layout holds; drop --context")
+    if layout == "isbi":
+        train_index, val_index = parse_slices(train_slices), parse_slices(val_slices)
+        if final:
+            train_index, val_index = sorted({*train_index, *val_index}), []
+        train = load_isbi2012(root, slices=train_index, context=context)
+        train_images, train_masks = list(train.images), list(train.membranes)
+        labels = list(train.labels)
+        if val_index:
+            val = load_isbi2012(root, slices=val_index, context=context)
+            val_images, val_masks, val_labels = val.images, val.membranes, val.labels
+        else:
+            val_images, val_masks, val_labels = [], [], None
+        what = (f"ISBI 2012 slices {_span(train_index)} train"
+                + (f", {_span(val_index)} validate" if val_index else ", nothing validates")
+                + "; target: the membranes")
+    else:
+        if layout == "ctc":
+            ctc = load_ctc(root, sequence)
+            found, found_masks, labels = list(ctc.images), list(ctc.masks), list(ctc.labels)
+        else:
+            found, found_masks = load_folder(root / images, root / masks, key=key or None,
+                                             mask_suffix=mask_suffix, binary=num_classes == 1)
+            _check_class_ids(found_masks, num_classes)
+            labels = [(mask > 0).astype(np.uint8) for mask in found_masks]
+        channels = {image.shape[-1] for image in found}
+        if len(channels) > 1:
+            raise ValueError(f"{root}: the images have different channel counts "
+                             f"{sorted(channels)}; convert them to one (all gray or all RGB)")
+        needed = 1 if final else 2
+        if len(found) < needed:
+            raise ValueError(f"{root} holds {len(found)} annotated image(s): at least 2 are "
+                             "needed, one to train and one to validate")
+        n_val = 0 if final else min(len(found) - 1,
+                                     max(1, round(len(found) * val_fraction)))
+        cut = len(found) - n_val
+        val_images, val_masks, val_labels = found[cut:], found_masks[cut:], None
+        train_images, train_masks, labels = found[:cut], found_masks[:cut], labels[:cut]
+        target = "the foreground" if num_classes <= 2 else f"{num_classes} classes"
+        what = (f"{layout} layout: {cut} images train, "
+                + (f"{n_val} validate (the last {val_fraction:.0%})" if n_val
+                   else "nothing validates") + f"; target: {target}")
+    weights = [unet_weight_map(label) for label in labels] if weight_maps else None
+    return TrainingData(train_images, train_masks, weights, val_images, val_masks, val_labels,
+                        layout, what)
+
+
+def _span(index: list[int]) -> str:
+    if len(index) > 1 and index == list(range(index[0], index[-1] + 1)):
+        return f"{index[0]}..{index[-1]}"
+    return ",".join(map(str, index))
+
+
+def _check_class_ids(masks, classes: int) -> None:
+    if classes == 1:
+        return
+    largest = max(int(mask.max()) for mask in masks)
+    if largest >= classes:
+        raise ValueError(f"--num-classes {classes} takes class ids 0..{classes - 1}, but a "
+                         f"mask holds {largest}; pass --num-classes {largest + 1} (or fix "
+                         "the masks: 0/255 masks are binary, --num-classes 1)")
