@@ -1,11 +1,11 @@
 """One table row per recipe run: the ISBI 2012 ablation and seed records.
 
-    python -m benchmarks.ablation RUN_DIR [RUN_DIR ...] --out benchmarks/results/NAME
+    python -m benchmarks.ablation RUN_DIR [RUN_DIR ...] --out recipes/results/NAME
         [--machine "what ran them"] [--command "how they were started"]
 
 Reads each run directory written by ``zoo.training.train`` (``state.json``,
 and ``metrics.json`` when the run finished) and writes ``NAME.json`` (every
-run's arguments, history and record) and ``NAME.md`` (one row per run: the
+run's settings, history and record) and ``NAME.md`` (one row per run: the
 lever's settings, steps, training time with the float32 matmul GFLOP/s measured
 at the start of each training call where the run recorded it, validation V_rand / V_info of the
 best checkpoint's map and the last one's, and the kept model's scores: its map,
@@ -23,7 +23,7 @@ from pathlib import Path
 def read_run(run_dir: Path) -> dict:
     if not (run_dir / "state.json").is_file():
         raise SystemExit(f"{run_dir} has no state.json: pass run directories written by "
-                         "zoo.training.train (a recipe's --out)")
+                         "zoo.training.train (zoo train's --out)")
     state = json.loads((run_dir / "state.json").read_text())
     metrics_path = run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
@@ -32,7 +32,8 @@ def read_run(run_dir: Path) -> dict:
     best = max(scored, key=lambda p: p["val_v_rand"]) if scored else {}
     kept = {k: metrics.get(k) for k in ("v_rand", "v_info", "pixel_error", "post_v_rand",
                                         "post_v_info")}
-    return {"run": run_dir.name, "finished": bool(metrics), "args": metrics.get("args", {}),
+    config = metrics.get("config", metrics.get("args", {}))  # "args": recipe-era records
+    return {"run": run_dir.name, "finished": bool(metrics), "config": config,
             "steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"],
             "best_step": best.get("step"), "best_v_rand": best.get("val_v_rand"),
             "best_v_info": best.get("val_v_info"),

@@ -25,8 +25,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import losses, metrics  # noqa: E402
-from zoo import machine  # noqa: E402
+from zoo import (  # noqa: E402
+    losses,
+    machine,  # noqa: E402
+    metrics,
+)
 from zoo.bench.cell import load_data  # noqa: E402
 from zoo.bench.measure import StepTimer  # noqa: E402
 from zoo.data import SegmentationDataset, paper_augmentation  # noqa: E402

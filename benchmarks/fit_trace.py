@@ -5,7 +5,7 @@
 Each variant builds a fresh plain U-Net (BN, 4 x 256^2 ISBI crops with the
 border weight map, BCE-weighted + Dice) and times ``model.fit`` over a
 ``SegmentationDataset`` (median step of the second epoch, data prepared by 2
-worker threads), as ``python -m recipes.isbi2012`` does:
+worker threads), as ``zoo train --preset isbi2012/best`` does:
 
 - ``fit first, jit_compile auto``: the recipe before 2026-11-26;
 - ``train_on_batch first, jit_compile auto``: one isolated step (static batch

@@ -2,12 +2,12 @@
 
     python -m benchmarks.postprocess MODEL.keras [MODEL.keras ...] [--tta d4]
         [--tile 256 --overlap 64]
-        [--out benchmarks/results/postprocess.json]
+        [--out recipes/results/postprocess.json]
     python -m benchmarks.postprocess --maps MAPS.npz [...] [--defaults-only]
     python -m benchmarks.postprocess MODEL.keras --defaults-only --save-maps DIR
 
 Each model predicts the ISBI 2012 validation slices 20..24 (overlap-tile, as
-the recipes validate), once plain and once per ``--tta`` mode; each map is
+zoo train validates), once plain and once per ``--tta`` mode; each map is
 scored as it is and after ``zoo.postprocess.watershed_boundaries`` over a
 small grid of its parameters (``--defaults-only``: the defaults alone).
 ``--maps`` scores saved maps instead of models: ``.npz`` files holding
@@ -36,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "recipes" / "results"
 GRID = {"sigma": [0.0, 1.0], "seed_threshold": [0.1, 0.3, 0.5], "seed_erosion": [1.0, 3.0, 5.0],
         "min_seed": [20, 100], "keep_map": [True, False]}
 

@@ -6,7 +6,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
-ISBI2012 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "isbi2012"
+
+def _isbi2012() -> Path:
+    """ISBI 2012 where a user's run finds it (zoo.data.locate: $ZOO_DATA/isbi2012, then the
+    user cache); .ci/run sets ZOO_DATA to the workspace's shared data folder."""
+    from zoo.data import locate
+
+    try:
+        return locate("isbi2012")
+    except FileNotFoundError:
+        return Path("isbi2012-not-found")
+
+
+ISBI2012 = _isbi2012()
+NO_ISBI2012 = "ISBI 2012 not found: set ZOO_DATA to the folder holding isbi2012/"
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
 from PIL import Image
 
 from zoo.cli import main
+from zoo.training import read_config
 
 TINY = ["--filters", "4", "--model-option", "depth=2", "--patch", "32", "--steps", "4",
         "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]
@@ -44,15 +45,15 @@ def test_isbi_run_writes_models_scores_and_its_resolved_config(isbi_run):
     assert metrics["steps"] == 4 and {"v_rand", "v_info", "iou", "dice"} <= set(metrics)
     (session,) = metrics["sessions"]  # the machine and its reference, for the train seconds
     assert session["step"] == 0 and session["matmul_gflops"] > 0 and "cores" in session["machine"]
-    config = (isbi_run / "config.toml").read_text()
-    assert 'layout = "isbi"' in config and "encoder_options = {filters = 4}" in config
-    assert "model_options = {depth = 2}" in config and 'loss = "wce+dice"' in config
+    config = read_config(isbi_run / "config.toml")
+    assert config["layout"] == "isbi" and config["encoder_options"] == {"filters": 4}
+    assert config["model_options"] == {"depth": 2} and config["loss"] == "wce+dice"
 
 
 def test_a_finished_run_is_never_overwritten(isbi, isbi_run, capsys):
     before = tree(isbi_run)
     assert main(["train", "--data", str(isbi), "--out", str(isbi_run), *TINY]) == 2
-    assert "is not empty; pass --resume" in capsys.readouterr().err
+    assert "holds an earlier run" in capsys.readouterr().err
     assert tree(isbi_run) == before
 
 
@@ -69,9 +70,9 @@ def test_config_file_repeats_a_run_and_flags_override_it(isbi_run, tmp_path):
     out = tmp_path / "again"
     assert main(["train", "--config", str(isbi_run / "config.toml"), "--out", str(out),
                  "--steps", "2", "--loss", "focal+0.5*dice", "--verbose", "0"]) == 0
-    config = (out / "config.toml").read_text()
-    assert 'loss = "focal+0.5*dice"' in config and "steps = 2" in config
-    assert "encoder_options = {filters = 4}" in config  # from the file
+    config = read_config(out / "config.toml")
+    assert config["loss"] == "focal+0.5*dice" and config["steps"] == 2
+    assert config["encoder_options"] == {"filters": 4}  # from the file
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(isbi, tmp_path):
@@ -80,9 +81,11 @@ def test_an_interrupted_run_resumes_where_it_stopped(isbi, tmp_path):
             "--val-slices", "3", *TINY]
     assert main([*args, "--train-minutes", "1e-6"]) == 0  # stops after its first step
     assert json.loads((out / "state.json").read_text())["step"] == 1
-    # --xla is how the run is carried out: free to change on resume (JAX always compiles)
     xla = "on" if keras.backend.backend() == "jax" else "off"
-    assert main(["train", "--out", str(out), "--resume", "--verbose", "0", "--xla", xla]) == 0
+    # The saved budget holds on resume (a preset's minutes count over all sessions) unless
+    # given again; --xla is how the run is carried out: free to change (JAX always compiles)
+    assert main(["train", "--out", str(out), "--resume", "--verbose", "0", "--xla", xla,
+                 "--train-minutes", "0"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     # The cut pass counts as one of the two passes (zoo.training.train): one more pass.
     assert metrics["steps"] == 3
@@ -184,17 +187,18 @@ def test_class_ids_beyond_num_classes_are_refused(tmp_path, capsys):
 
 
 def test_layouts_are_detected(isbi, tmp_path):
-    from zoo.commands.train import DEFAULTS, detect_layout
+    from zoo.data import detect_layout, load_training_data
 
     isbi_tiff_layout(tmp_path / "tiff")
     ctc_layout(tmp_path / "ctc", frames=2, annotated=(0,))
     folder_data(tmp_path / "folder", sizes=((8, 8),))
     (tmp_path / "folder" / "manual").rename(tmp_path / "folder" / "masks")
-    found = {name: detect_layout(root, DEFAULTS) for name, root in [
+    found = {name: detect_layout(root) for name, root in [
         ("png", isbi), ("tiff", tmp_path / "tiff"), ("ctc", tmp_path / "ctc"),
         ("folder", tmp_path / "folder")]}
     assert found == {"png": "isbi", "tiff": "isbi", "ctc": "ctc", "folder": "folder"}
-    assert detect_layout(isbi, {**DEFAULTS, "layout": "folder"}) == "folder"
+    data = load_training_data(isbi, "auto", train_slices="0-2", val_slices="3")
+    assert data.layout == "isbi" and len(data.images) == 3 and len(data.val_images) == 1
 
 
 BAD = {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tifffile
-from conftest import ISBI2012
+from conftest import ISBI2012, NO_ISBI2012
 from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
 from PIL import Image
 
@@ -40,7 +40,7 @@ def test_isbi_errors(tmp_path):
 
 
 @pytest.mark.skipif(not (ISBI2012 / "images").is_dir(),
-                    reason="ISBI 2012 data not found at ../shared/data/isbi2012")
+                    reason=NO_ISBI2012)
 def test_real_isbi2012():
     data = load_isbi2012(ISBI2012, slices=range(20, 25))
     assert data.images.shape == (5, 512, 512, 1)

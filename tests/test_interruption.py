@@ -20,7 +20,7 @@ import zoo
 CHILD = r"""
 import os, signal, sys, types
 import keras, numpy as np
-import zoo, zoo.files, zoo.training
+import zoo, zoo.files, zoo.training, zoo.training.loop
 from zoo.data import SegmentationDataset, synthetic_cells
 
 point, _, count = os.environ.get("KILL_AT", "none:0").partition(":")
@@ -47,12 +47,12 @@ def half_written_save(self, path, *args, **kwargs):  # the kill lands mid-file
     maybe_kill("save")
 keras.Model.save = half_written_save
 
-write_json = zoo.training.write_json_atomic
+write_json = zoo.training.loop.write_json_atomic
 def commit_then_kill(path, data, **kwargs):
     write_json(path, data, **kwargs)
     if str(path).endswith("state.json"):
         maybe_kill("commit")
-zoo.training.write_json_atomic = commit_then_kill
+zoo.training.loop.write_json_atomic = commit_then_kill
 
 def replace(src, dst):  # zoo.files' rename of a finished temporary file
     maybe_kill("final" if str(dst).endswith("model.keras") else "rename")

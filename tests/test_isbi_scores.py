@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import ISBI2012
+from conftest import ISBI2012, NO_ISBI2012
 
 from zoo.evaluation import info_scores, isbi_scores, rand_scores, thin_borders
 
@@ -89,7 +89,7 @@ def test_stacks_channels_and_errors():
 
 
 @pytest.mark.skipif(not (ISBI2012 / "labels").is_dir(),
-                    reason="ISBI 2012 data not found at ../shared/data/isbi2012")
+                    reason=NO_ISBI2012)
 def test_real_isbi_slice_scores():
     from PIL import Image
 

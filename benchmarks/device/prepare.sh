@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Run HERE (not on the device) before a device call: copies the ISBI 2012 data into .isbi/
+# Run on the local machine (not on the device) before a device call: copies the ISBI 2012 data into .isbi/
 # and downloads, as wheels into .whl/, what the device's Python 3.12 lacks (keras,
 # albumentations and their needs; it has JAX, scipy, scikit-image, tifffile, OpenCV). Both
 # folders are git-ignored by .git/info/exclude. Then: run(carry=[".isbi", ".whl"],
 # command="bash benchmarks/device/isbi_sweep.sh ...") - see isbi_sweep.sh. PYVER=3.11
-# fetches wheels for this machine's Python instead, for a local dry run of the sweep.
+# fetches wheels for a local Python 3.11 instead, for a local dry run of the sweep.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 for ignored in /.isbi/ /.whl/; do
   grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >> .git/info/exclude
 done
-data=${1:-../shared/data/isbi2012}
+data=${1:-${ZOO_DATA:?pass the ISBI 2012 folder or set ZOO_DATA}/isbi2012}
 mkdir -p .isbi && cp -r "$data"/images "$data"/labels .isbi/
 platforms=""
 for n in 2_28 2_27 2_24 2_17 2014 1; do
@@ -22,5 +22,5 @@ done
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${PYVER:-3.12}" \
   --implementation cp $platforms -d .whl \
   keras==3.15.1 namex optree albumentations==2.0.8 albucore==0.0.24 pydantic \
-  pydantic-core annotated-types typing-inspection stringzilla simsimd
+  pydantic-core annotated-types typing-inspection stringzilla simsimd tomli-w
 du -sh .isbi .whl

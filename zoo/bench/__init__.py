@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from .. import machine
 from ..data import locate
 from ..files import write_json_atomic
-from .. import machine
 from . import matrix, report
 
 

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..files import write_json_atomic
 from .. import machine
+from ..files import write_json_atomic
 from . import subjects
 
 ALL_ENCODERS = ["plain", "resnet34", "resnet50", "efficientnetb0"]

@@ -16,8 +16,8 @@ import time
 import keras
 import numpy as np
 
-from ..flops import count_flops
 from .. import machine
+from ..flops import count_flops
 from . import subjects
 
 TRAIN_FLOPS_PER_FORWARD = 3

@@ -71,8 +71,6 @@ def _add_setting(parser, name: str, setting: settings.Setting) -> None:
         parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
     elif setting.choices:
         parser.add_argument(flag, choices=setting.choices, help=text)
-    elif name in settings.COUNTS:
-        parser.add_argument(flag, type=options.positive_int, help=text)
     else:
         parser.add_argument(flag, type=type(default), help=text)
 

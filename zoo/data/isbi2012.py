@@ -1,8 +1,8 @@
 """ISBI 2012 EM segmentation (Cardona et al. 2010; the U-Net paper's first data set).
 
-Two layouts are read: PNG folders (``images/NN.png``, ``labels/NN.png``, ``test/NN.png``) and the challenge's
-multi-page TIFFs (``train-volume.tif``, ``train-labels.tif``,
-``test-volume.tif``). Labels are 255 = cell interior, 0 = membrane; the
+Two layouts are read: PNG folders (``images/NN.png``, ``labels/NN.png``,
+``test/NN.png``) and the challenge's multi-page TIFFs (``train-volume.tif``,
+``train-labels.tif``, ``test-volume.tif``). Labels are 255 = cell interior, 0 = membrane; the
 target is the membrane (boundary) = 1, as the challenge scores it.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .context import with_context
-from .locate import locate
 from .io import list_images, read_image, read_stack, to_unit_float, with_channel
+from .locate import locate
 
 TRAIN_SLICES, VAL_SLICES = range(0, 20), range(20, 25)  # the split every preset and bench uses
 

@@ -2,7 +2,15 @@
 presets compile and run a model (:mod:`zoo.training.setup`), the settings and presets
 (:mod:`zoo.training.config`) and a run from settings (:mod:`zoo.training.run`)."""
 
-from .config import DEFAULTS, SETTINGS, list_presets, load_preset, read_config, resolve
+from .config import (
+    DEFAULTS,
+    SETTINGS,
+    list_presets,
+    load_preset,
+    preset_about,
+    read_config,
+    resolve,
+)
 from .loop import (
     CHECKPOINT,
     CONFIG,
@@ -28,7 +36,8 @@ __all__ = [
     "CHECKPOINT", "CONFIG", "DEFAULTS", "METRICS", "MODEL", "RUN_FILES", "SETTINGS", "STATE",
     "AtomicCheckpoint", "EMAWeightsBetweenEpochs", "SaveTrainingWeights",
     "SegmentationValidation", "build_model", "compile_model", "default_jit_compile",
-    "list_presets", "load_preset", "moving_average_weights", "prepare", "read_config",
+    "list_presets", "load_preset", "moving_average_weights", "prepare", "preset_about",
+    "read_config",
     "read_state", "recover_checkpoint", "resolve", "resume_config", "run",
     "save_model_atomic", "score_predictions", "set_bn_momentum", "train",
 ]

@@ -14,7 +14,6 @@ wheel carries as ``zoo.presets``.
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,12 +118,9 @@ COUNTS = ("patch", "batch_size", "steps", "checkpoint_every", "num_classes", "wo
 
 def preset_folders() -> list[Path]:
     """Where presets live: the checkout's ``recipes/`` (beside the ``zoo`` package) and the
-    wheel's ``zoo.presets``."""
-    folders = [Path(__file__).resolve().parents[2] / "recipes"]
-    try:
-        folders.append(Path(str(importlib.resources.files("zoo.presets"))))
-    except ModuleNotFoundError:
-        pass
+    wheel's ``zoo/presets`` (the same folder, packaged as data)."""
+    package = Path(__file__).resolve().parents[1]
+    folders = [package.parent / "recipes", package / "presets"]
     return [folder for folder in folders if folder.is_dir()]
 
 

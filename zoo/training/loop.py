@@ -342,9 +342,7 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     state = read_state(run_dir) if resume and (run_dir / CHECKPOINT).is_file() else None
     state = {**new_state(), **state} if state is not None else None
     listed = ", ".join(earlier)
-    if state is None and earlier and not resume:
-        raise FileExistsError(f"{run_dir} holds an earlier run ({listed}); pass resume=True "
-                              "(--resume) to continue it or choose another output directory")
+    check_run_dir(run_dir, resume)
     if state is None and set(earlier) - {BEST, CONFIG}:
         raise FileExistsError(f"{run_dir} holds files of a run ({listed}) but no {CHECKPOINT} "
                               "to resume from; choose another output directory")
@@ -381,6 +379,17 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     elif ema:  # nothing left to train: the checkpoint holds the training weights
         moving_average_weights(model)
     return _finish(model, run_dir, checkpoint.state, validation, keep, tta, info, verbose)
+
+
+def check_run_dir(run_dir, resume: bool) -> None:
+    """Refuse, before any work, a folder holding an earlier run unless ``resume``
+    (``FileExistsError`` naming its files)."""
+    run_dir = Path(run_dir)
+    earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
+    if earlier and not resume:
+        raise FileExistsError(f"{run_dir} holds an earlier run ({', '.join(earlier)}); pass "
+                              "resume=True (--resume) to continue it or choose another "
+                              "output directory")
 
 
 def write_config(path, config: dict) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import machine
 from . import config as settings
-from .loop import CONFIG, SegmentationValidation, train
+from .loop import CONFIG, SegmentationValidation, check_run_dir, train
 from .setup import compile_model, prepare, set_bn_momentum
 
 
@@ -23,6 +23,7 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
     from ..losses import parse_loss_spec
 
     out = Path(out)
+    check_run_dir(out, resume)
     root = locate(config["dataset"], config["data"]) if config["dataset"] else Path(
         config["data"])
     scope = prepare(seed=config["seed"], precision=config["precision"],
