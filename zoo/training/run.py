@@ -56,7 +56,8 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
         return train(lambda: model, dataset, out, steps=config["steps"], validation=validation,
                      resume=resume, budget_s=budget, keep=config["keep"],
                      tta=config["tta"] or None, verbose=verbose,
-                     info={"preset": config["preset"], "data": data.description,
+                     info={"preset": config["preset"], "final": config["final"],
+                           "data": data.description,
                            "config": config},
                      session=session, jit_compile=None if config["xla"] == "on" else False,
                      config=config)
@@ -119,7 +120,7 @@ def _margin(config: dict, model) -> tuple[int, int]:
         return config["patch"], 0
     from ..models import mask_output
 
-    output = int(mask_output(model).shape[1])
+    output = int(mask_output(model, model.output_shape)[1])
     return output, (config["patch"] - output) // 2
 
 
