@@ -171,3 +171,21 @@ def test_report_header_names_the_days_of_a_resumed_run():
     header = report.markdown(run, records).splitlines()[2]
     assert "cells recorded 2026-11-25 22:14 to 2026-11-27 02:53 (a run resumed on" in header
     assert "peak measured at the run's last start (today): tensorflow 100 GFLOP/s" in header
+
+
+def test_accuracy_data_is_located_or_falls_back_to_synthetic_cells(tmp_path, monkeypatch,
+                                                                  capsys):
+    """`zoo bench` finds ISBI 2012 as zoo train does ($ZOO_DATA/isbi2012), else it says on
+    the console that the accuracy cells train on synthetic cells."""
+    from zoo.bench import accuracy_data
+
+    train_cell = [{"kind": "train"}]
+    (tmp_path / "isbi2012").mkdir()
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path))
+    assert accuracy_data(None, train_cell) == tmp_path / "isbi2012"
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert accuracy_data(None, train_cell) is None
+    assert "synthetic cells instead" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        accuracy_data(tmp_path / "missing", train_cell)

@@ -82,7 +82,7 @@ def accuracy_data(data: Path | None, cells: list[dict]) -> Path | None:
             raise FileNotFoundError(f"--data {data}: no such folder")
         return data
     try:
-        return locate.locate("isbi2012")
+        return locate("isbi2012")
     except FileNotFoundError as error:
         if any(c["kind"] == "train" for c in cells):
             print(f"{error}; the accuracy cells train on synthetic cells instead", flush=True)
