@@ -7,7 +7,7 @@
 # fetches wheels for a local Python 3.11 instead, for a local dry run of the sweep.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for ignored in /.isbi/ /.whl/; do
+for ignored in /.isbi/ /.whl/ /.site/; do
   grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >> .git/info/exclude
 done
 data=${1:-${ZOO_DATA:?pass the ISBI 2012 folder or set ZOO_DATA}/isbi2012}

@@ -6,11 +6,11 @@ whose stem is a 4x4 stride-4 conv), preceded by the fixed input normalisation of
 :mod:`zoo.encoders.preprocessing`. A feature is the output of a named layer, or
 (:class:`After`) of the layer that consumes it, for backbones whose activations
 keras names by a global counter (MobileNetV3), or (:class:`Before`) the input of
-a named layer, where the map is an unnamed residual sum (ConvNeXt). Layer names were read off the
-built models (the last map at each stride, as ``../shared/REFERENCE.md``
-advises) and the tests check every stride and channel count. Every backbone
-here halves its sides exactly for sides divisible by 32 (the stems pad before
-their strided convs), so none needs extra padding.
+a named layer, where the map is an unnamed residual sum (ConvNeXt). Layer names were
+read off the built models (the last map at each stride) and the tests check every
+stride and channel count. Every backbone in this table halves its sides exactly for
+sides divisible by 32 (the stems pad before their strided convs), so none needs extra
+padding.
 """
 
 from __future__ import annotations
