@@ -1,11 +1,9 @@
-"""Argument types the commands share: ``KEY=VALUE`` options and positive counts."""
+"""Argument types the commands share: ``KEY=VALUE`` options."""
 
 from __future__ import annotations
 
 import argparse
 import ast
-
-from zoo import checks
 
 
 def key_value(text: str) -> tuple[str, object]:
@@ -18,11 +16,3 @@ def key_value(text: str) -> tuple[str, object]:
     except (ValueError, SyntaxError):
         return key.strip(), value
 
-
-def positive_int(text: str) -> int:
-    """An argparse type: ``zoo.checks.positive_int`` of the text (``--steps 0`` is
-    refused, not run)."""
-    try:
-        return checks.positive_int(int(text), "the value")
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
