@@ -39,7 +39,8 @@ def test_perfect_maps_score_one_and_write_json(tmp_path, capsys):
     record = json.loads(out.read_text())
     assert set(record["images"]) == {"a", "b"}
     assert record["mean"] == pytest.approx({"iou": 1, "dice": 1, "pixel_error": 0,
-                                            "v_rand": 1, "v_info": 1})
+                                            "v_rand": 1, "v_info": 1,
+                                            "warping_error": 0})
     assert main(["evaluate", str(maps), str(labels), "--json", str(out)]) == 2  # kept
     assert "--overwrite" in capsys.readouterr().err
 

@@ -25,12 +25,12 @@ import numpy as np
 from ..data.folders import mask_values, pair_files, read_pages
 from ..files import write_atomic
 
-SCORES = ("iou", "dice", "pixel_error", "v_rand", "v_info")
+SCORES = ("iou", "dice", "pixel_error", "v_rand", "v_info", "warping_error")
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("evaluate", help="IoU, Dice, pixel error, V_rand, V_info of "
-                            "predictions (or a model) against label images",
+    p = commands.add_parser("evaluate", help="IoU, Dice, pixel error, V_rand, V_info and "
+                            "warping error of predictions (or a model) against label images",
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("predictions", type=Path,
@@ -155,11 +155,13 @@ def _scores(probs: np.ndarray, label: np.ndarray, target: str, threshold: float)
     isbi = isbi_scores(label * 255, membranes)
     return {"iou": iou_score(truth, probs, threshold), "dice": dice_score(truth, probs, threshold),
             "pixel_error": float(np.mean(predicted != truth.astype(bool))),
-            "v_rand": float(isbi["v_rand"]), "v_info": float(isbi["v_info"])}
+            "v_rand": float(isbi["v_rand"]), "v_info": float(isbi["v_info"]),
+            "warping_error": float(isbi["warping_error"])}
 
 
 def _table(rows: dict, mean: dict) -> str:
     lines = ["| image | " + " | ".join(SCORES) + " |", "| --- |" + " --- |" * len(SCORES)]
     for name, row in [*rows.items(), ("mean", mean)]:
-        lines.append(f"| {name} | " + " | ".join(f"{row[s]:.4f}" for s in SCORES) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{row[s]:.{6 if s == 'warping_error' else 4}f}"
+                                                 for s in SCORES) + " |")
     return "\n".join(lines)

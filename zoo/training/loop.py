@@ -245,14 +245,14 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
     """IoU and Dice of ``probs > 0.5`` vs binary ``masks`` (or, for ``probs`` with a
     class axis more than ``masks``, their means over the foreground classes of the
     argmax, :func:`zoo.evaluation.class_scores`); with ISBI labels (0/255)
-    also V_rand, V_info, Rand and pixel error of ``probs`` as membrane maps, and
+    also V_rand, V_info, Rand, pixel and warping error of ``probs`` as membrane maps, and
     with ``postprocess`` (a function of the maps) the same four after it, as
     ``post_v_rand``, ``post_v_info``, ..."""
     if np.ndim(probs) == np.ndim(masks) + 1:
         return class_scores(masks, probs)
     scores = {"iou": iou_score(masks, probs), "dice": dice_score(masks, probs)}
     if isbi_labels is not None:
-        keys = ("v_rand", "v_info", "rand_error", "pixel_error")
+        keys = ("v_rand", "v_info", "rand_error", "pixel_error", "warping_error")
         isbi = isbi_scores(isbi_labels, probs)
         scores.update({k: isbi[k] for k in keys})
         if postprocess is not None:
