@@ -40,25 +40,20 @@ def run_case(name: str, size: int, batch: int, steps: int, jit_compile="auto") -
     import keras
     from cases import CASES
 
-    from zoo.bench.measure import batch_arrays, summary, timed_calls
+    from zoo.bench.measure import summary, timed_calls
+    from zoo.bench.runners import KerasRunner
 
     baseline = _rss_mb()
     model = CASES[name](size)
-    x, y = batch_arrays(model, batch)
-    outputs = model.outputs
-    targets = [y] * len(outputs) if len(outputs) > 1 else y
-    model.compile(keras.optimizers.Adam(1e-4),
-                  ["binary_crossentropy"] * len(outputs) if len(outputs) > 1
-                  else "binary_crossentropy", jit_compile=jit_compile)
+    runner = KerasRunner(model, batch, jit_compile=jit_compile)
     result = {"case": name, "size": size, "batch": batch, "params": model.count_params(),
               "backend": keras.backend.backend(), "jit_compile": jit_compile}
     if not name.endswith("_inference"):
-        (result["train_first_step_s"],) = timed_calls(
-            lambda: model.train_on_batch(x, targets), 1)
-        train = summary(timed_calls(lambda: model.train_on_batch(x, targets), steps), batch)
+        (result["train_first_step_s"],) = timed_calls(runner.train, 1)
+        train = summary(timed_calls(runner.train, steps), batch)
         result["train_step_s"], result["train_img_per_s"] = train["step_s"], train["img_per_s"]
-    timed_calls(lambda: model.predict_on_batch(x), 1)
-    infer = summary(timed_calls(lambda: model.predict_on_batch(x), steps), batch)
+    timed_calls(runner.infer, 1)
+    infer = summary(timed_calls(runner.infer, steps), batch)
     result["infer_batch_s"], result["infer_img_per_s"] = infer["step_s"], infer["img_per_s"]
     result["peak_mem_mb"] = _rss_mb() - baseline
     return result

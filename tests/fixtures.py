@@ -46,3 +46,19 @@ def ctc_layout(root, frames=5, annotated=(0, 2, 3, 4), size=64):
         seg = root / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"
         tifffile.imwrite(seg, labels[t].astype(np.uint16))
     return images, labels
+
+
+def mask_folder_layout(root, n=5, size=64, classes=1):
+    """``images/NN.png`` + ``masks/NN.png``: binary masks (0/255), or with ``classes`` >= 2
+    class maps (ids 0..classes-1: background, then cells split by their label's parity)."""
+    images, masks, labels = synthetic_cells(n, size, seed=8)
+    for folder in ("images", "masks"):
+        (root / folder).mkdir(parents=True)
+    for i in range(n):
+        _png(images[i, ..., 0], root / "images" / f"{i:02d}.png")
+        if classes == 1:
+            mask = masks[i].astype(np.uint8) * 255
+        else:
+            mask = np.where(labels[i] > 0, 1 + labels[i] % (classes - 1), 0).astype(np.uint8)
+        Image.fromarray(mask).save(root / "masks" / f"{i:02d}.png")
+    return images, masks

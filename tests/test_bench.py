@@ -110,7 +110,7 @@ def test_pair_cell_is_interleaved_in_one_process_or_skipped_off_tensorflow(tmp_p
                    "peers": ["sm:unet"]})
     (record,) = matrix.run_matrix(config, tmp_path)
     if BACKEND != "tensorflow":
-        assert record["status"] == "skipped" and "TensorFlow" in record["reason"]
+        assert record["status"] == "skipped" and "tensorflow backend" in record["reason"]
         return
     assert record["status"] == "ok", record.get("error")
     assert record["zoo"]["train"]["n"] == record["peer"]["train"]["n"] == 2
@@ -134,7 +134,7 @@ def _fake_records():
                       "train_seconds": 10, "val_every": 2},
              "status": "ok", "steps": 4, "train_s": 9.0, "v_rand": 0.91, "v_info": 0.95,
              "pixel_error": 0.1, "iou": 0.8, "dice": 0.85, "time_to": {"0.90": 8.0},
-             "curve": [{"step": 2, "train_s": 4.0, "val_v_rand": 0.5},
+             "curve": [{"step": 2, "train_s": 4.0, "val_v_rand": 0.905},
                        {"step": 4, "train_s": 8.0, "val_v_rand": 0.91}], "data": "synthetic"}
     failed = {"spec": {**speed["spec"], "subject": "kuc:unet_2d/plain"}, "status": "skipped",
               "reason": "needs TensorFlow"}
@@ -189,3 +189,185 @@ def test_accuracy_data_is_located_or_falls_back_to_synthetic_cells(tmp_path, mon
     assert "synthetic cells instead" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="no such folder"):
         accuracy_data(tmp_path / "missing", train_cell)
+
+
+def test_pytorch_peers_run_on_torch_and_duels_put_the_zoo_on_every_backend():
+    config = {**TINY, "groups": [
+        {"kind": "speed", "peers": ["smp:unet", "monai:basicunet"],
+         "encoders": ["resnet34", "plain"]},
+        {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["smp:unet"],
+         "backends": ["tensorflow", "torch"]},
+        {"kind": "duel", "models": ["unet"], "encoders": ["resnet34", "plain"],
+         "peers": ["smp:unet", "sm:unet", "monai:basicunet"], "backends": ["tensorflow", "jax"]}]}
+    cells = matrix.expand(config)
+    speed = {c["subject"]: c["backend"] for c in cells if c["kind"] == "speed"}
+    assert speed == {"smp:unet/resnet34": "torch", "monai:basicunet/plain": "torch"}
+    pairs = [c for c in cells if c["kind"] == "pair"]
+    assert [c["backend"] for c in pairs] == ["tensorflow", "torch"]
+    # One process holds one framework: SMP beside the zoo needs the torch backend.
+    assert "needs the torch backend" in (matrix.skip_reason(pairs[0]) or "needs the torch "
+                                         "backend")
+    duels = {(c["backend"], c["zoo"], c["peer"]) for c in cells if c["kind"] == "duel"}
+    assert duels == {(b, z, p) for b in ("tensorflow", "jax") for z, p in (
+        ("zoo:unet/resnet34", "smp:unet/resnet34"), ("zoo:unet/resnet34", "sm:unet/resnet34"),
+        ("zoo:unet/plain", "monai:basicunet/plain"))}
+    assert subjects.framework("smp:unet") == "torch" and subjects.framework("zoo:unet") == "keras"
+    assert "widths 64..1024" in subjects.peer_note("monai:basicunet")
+
+
+def test_a_missing_peer_library_is_a_skip_naming_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "segmentation_models_pytorch" else real(name))
+    spec = {"kind": "speed", "subject": "smp:unet/resnet34", "backend": "torch"}
+    assert "pip install 'unet-zoo[peers-torch]'" in matrix.skip_reason(spec)
+
+
+def test_the_quick_run_is_at_least_128_px_and_has_a_peer_of_each_kind():
+    cells = matrix.expand(matrix.QUICK)
+    # Speed at 256^2; the accuracy cell crops 96 px of 192-px images and validates whole ones.
+    assert min(c["size"] for c in cells if c["kind"] != "train") >= 256
+    assert {c["kind"] for c in cells} == {"pair", "duel", "speed", "train"}
+    assert any(c.get("peer", "").startswith("smp:") for c in cells)
+
+
+def _pair_record(kind, backend, peer_framework=None):
+    side = {"params": 2e6, "gflops_per_image": 2.0}
+    rate = {"img_per_s": 4.0, "img_per_s_min": 3.0, "img_per_s_max": 5.0}
+    peer = {**side, "train": {**rate, "img_per_s": 2.0}, "inference": rate}
+    if peer_framework:
+        peer["framework"] = peer_framework
+    return {"spec": {"kind": kind, "zoo": "zoo:unet/resnet34", "peer": "smp:unet/resnet34",
+                     "backend": backend, "precision": "float32"}, "status": "ok",
+            "zoo": {**side, "train": rate, "inference": rate}, "peer": peer,
+            "train_ratio": 2.0, "train_ratio_min": 1.5, "train_ratio_max": 2.5,
+            "train_ratio_per_flop": 2.0, "inference_ratio": 1.0, "inference_ratio_per_flop": 1.0,
+            "note": "differs"}
+
+
+def test_ratio_table_backend_table_and_verdict():
+    run, records = _fake_records()
+    records += [_pair_record("pair", "torch"), _pair_record("duel", "jax", "torch")]
+    records[3]["zoo"]["train"] = {**records[3]["zoo"]["train"], "img_per_s": 1.0}
+    table = report.markdown(run, records)
+    assert "| zoo:unet/resnet34 | torch | smp:unet/resnet34 | torch | one |" in table
+    assert "| zoo:unet/resnet34 | jax | smp:unet/resnet34 | torch | two, alternated |" in table
+    assert "## The fastest Keras backend per zoo model" in table
+    assert "| zoo:unet/resnet34 | float32 | jax 4.00, torch 1.00 | jax |" in table
+    lines = report.verdict(records)
+    assert any("on jax trains 2.00x" in line and "smp:unet/resnet34 on torch" in line
+               for line in lines)
+    assert any(line.startswith("- most accurate at this budget: zoo:unet/plain")
+               for line in lines)
+
+
+def test_a_cell_that_did_not_learn_is_labelled_not_scored():
+    record = {"iou": 0.1, "train_s": 30.0, "curve": []}
+    assert report.learning_state(record).startswith("did not learn in 30 s")
+    rising = {"iou": 0.7, "train_s": 30.0, "curve": [{"val_iou": 0.5}, {"val_iou": 0.7}]}
+    assert report.learning_state(rising) == "still learning at 30 s"
+    run, records = _fake_records()
+    records[2].update(iou=0.1)
+    lines = report.verdict(records)
+    assert not any("most accurate" in line for line in lines)
+    assert any("did not learn" in line and "not its accuracy" in line for line in lines)
+    assert any("IoU 0.1000" in line for line in lines)
+
+
+TORCH_PEERS = importlib.util.find_spec("segmentation_models_pytorch") is not None
+
+
+TORCH_RUNNER_CHECK = """
+import pytest
+from zoo.bench.runners import make_runner
+runner = make_runner("smp:unet/resnet34", {"size": 32, "batch": 2, "precision": "float32"})
+assert runner.params == pytest.approx(24.43e6, rel=0.01) and runner.gflops_per_image > 0
+before = [p.detach().clone() for p in runner.module.parameters()][:3]
+runner.train()
+runner.infer()
+assert any((a != b).any() for a, b in zip(before, runner.module.parameters(), strict=False))
+"""
+
+
+@pytest.mark.skipif(not TORCH_PEERS, reason="PyTorch peers not installed "
+                    "(pip install 'unet-zoo[peers-torch]'; a CUDA build of several GB)")
+def test_torch_runner_trains_and_counts_a_pytorch_peer():
+    # In a process of its own on the torch backend: PyTorch and TensorFlow in one process
+    # can crash on import, which is why a PyTorch peer never shares a TensorFlow process.
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", TORCH_RUNNER_CHECK], capture_output=True,
+                          text=True, env={**os.environ, "KERAS_BACKEND": "torch"}, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TORCH_PEERS, reason="PyTorch peers not installed")
+def test_duel_cell_steps_two_processes_alternately(tmp_path):
+    config = tiny({"kind": "duel", "models": ["unet"], "encoders": ["resnet34"],
+                   "peers": ["smp:unet"]})
+    (record,) = matrix.run_matrix(config, tmp_path)
+    assert record["status"] == "ok", record.get("error")
+    assert record["zoo"]["framework"] == BACKEND and record["peer"]["framework"] == "torch"
+    assert record["zoo"]["train"]["n"] == record["peer"]["train"]["n"] == 2
+    assert record["peer"]["threads"]["torch"] >= 1
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+def test_bench_data_ranks_models_on_a_folder_of_ones_own(tmp_path, capsys, classes):
+    """`zoo bench --data DIR` on image/mask folders (binary and class maps): the accuracy
+    cells only, trained as zoo train trains, and the zoo train command of the best."""
+    from fixtures import mask_folder_layout
+
+    mask_folder_layout(tmp_path / "data", classes=classes)
+    config = tmp_path / "m.toml"
+    config.write_text('[train]\nsize = 32\nbatch = 2\nmax_steps = 2\nval_every = 2\n'
+                      'train_seconds = 60\n[[groups]]\nkind = "speed"\nmodels = ["unet"]\n'
+                      '[[groups]]\nkind = "train"\nmodels = ["unet"]\nencoders = ["plain"]\n'
+                      'options = {encoder_options = {filters = 8}}\n'
+                      f'backends = ["{BACKEND}"]\n')
+    code = main(["bench", "--config", str(config), "--data", str(tmp_path / "data"),
+                 "--num-classes", str(classes), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "cells").glob("*.json")]
+    assert record["spec"]["kind"] == "train" and record["status"] == "ok"
+    assert record["steps"] == 2 and record["v_rand"] is None and record["score"] == "iou"
+    assert (f"--data {tmp_path / 'data'} --model unet --encoder plain --filters 8"
+            in record["command"])
+    assert ("--num-classes 3" in record["command"]) == (classes == 3)
+    assert "folder layout" in out and "s to IoU" in out
+
+
+def test_bench_num_classes_needs_a_folder(capsys):
+    assert main(["bench", "--quick", "--list", "--num-classes", "3"]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_gpu_matrix_script_dry_runs_on_the_cpu(tmp_path):
+    """benchmarks/device/gpu_matrix.sh, as a device call runs it, with DRY_RUN=1: the
+    matrix expands and a tiny run of its kinds finishes (PyTorch peers skipped where absent)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "device" / "gpu_matrix.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False,
+                          env={**os.environ, "DRY_RUN": "1", "OUT": str(tmp_path)})
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "cells in the matrix" in done.stdout
+    cells = (tmp_path / "gpu_peers.cells.txt").read_text().split()
+    assert any(c.startswith("duel-jax-mixed_float16-zoo-unet-resnet34-vs-smp") for c in cells)
+    assert (tmp_path / "gpu_peers" / "table.md").is_file()
+
+
+def test_records_show_data_folders_without_machine_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path))
+    assert matrix.shown_path(tmp_path / "isbi2012") == "$ZOO_DATA/isbi2012"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZOO_DATA")
+    (tmp_path / "mine").mkdir()
+    assert matrix.shown_path("mine") == "mine"

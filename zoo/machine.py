@@ -12,7 +12,10 @@ import time
 from importlib import metadata
 
 LIBRARIES = ("unet-zoo", "keras", "tensorflow", "jax", "jaxlib", "torch", "numpy",
-             "segmentation-models", "keras-unet-collection", "albumentations")
+             "segmentation-models", "keras-unet-collection", "segmentation-models-pytorch",
+             "timm", "monai", "albumentations")
+#: The CPU features that decide convolution speed and which precisions are native.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
 def cpu_model() -> str:
@@ -23,6 +26,29 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def isa_flags() -> list[str]:
+    """Which of :data:`ISA_FLAGS` the CPU reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in ISA_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def threads() -> dict:
+    """The CPU threads each loaded framework computes with (the same for every side of a
+    comparison, or it is not one)."""
+    import sys
+
+    found = {"cpus": os.cpu_count()}
+    if "torch" in sys.modules:
+        found["torch"] = sys.modules["torch"].get_num_threads()
+    return found
 
 
 def gpus() -> list[dict]:
@@ -55,11 +81,12 @@ def memory_total_mb() -> float | None:
 
 def describe() -> dict:
     """The machine record every benchmark cell carries (no framework import)."""
-    gpu = gpus()
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_mb": memory_total_mb(),
-            "gpus": gpu, "platform": platform.platform(), "python": platform.python_version(),
-            "versions": versions(),
+    gpu, flags = gpus(), isa_flags()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "isa": flags,
+            "memory_mb": memory_total_mb(), "gpus": gpu, "platform": platform.platform(),
+            "python": platform.python_version(), "versions": versions(),
             "label": f"{cpu_model()}, {os.cpu_count()} cores"
+                     + (f" ({' '.join(flags)})" if flags else "")
                      + (f", {gpu[0]['name']}" if gpu else ", no GPU")}
 
 

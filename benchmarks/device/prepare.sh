@@ -23,4 +23,10 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${PYV
   --implementation cp $platforms -d .whl \
   keras==3.15.1 namex optree albumentations==2.0.8 albucore==0.0.24 pydantic \
   pydantic-core annotated-types typing-inspection stringzilla simsimd tomli-w
+# The PyTorch peers of benchmarks/gpu_peers.toml (the device has PyTorch and torchvision).
+# shellcheck disable=SC2086
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${PYVER:-3.12}" \
+  --implementation cp $platforms -d .whl \
+  segmentation-models-pytorch==0.6.0 timm==1.0.31 monai==1.6.1 huggingface-hub safetensors \
+  pyyaml tqdm filelock fsspec hf-xet
 du -sh .isbi .whl

@@ -28,7 +28,8 @@ from . import matrix, report
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="small inputs, short budget, a subset with one peer (< 5 min)")
+                        help="U-Net and U-Net++ at 256^2 against their peers, two short accuracy "
+                        "cells on generated data, and a verdict (< 5 min on 2 cores)")
     parser.add_argument("--config", type=Path, help="a TOML matrix (see zoo.bench.matrix)")
     parser.add_argument("--out", type=Path, help="results folder (default runs/bench or "
                         "runs/bench-quick); rerun to resume")
@@ -43,9 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="batch of the speed cells")
     parser.add_argument("--steps", type=int, help="timed steps per speed cell")
     parser.add_argument("--train-seconds", type=float, help="training budget per train cell")
-    parser.add_argument("--data", type=Path, help="ISBI 2012 folder (default: found as zoo "
-                        "train finds it, $ZOO_DATA/isbi2012 or the user cache; synthetic cells "
-                        "are used when it is absent, and the console says so first)")
+    parser.add_argument("--data", type=Path, help="ISBI 2012 (default: found as zoo train "
+                        "finds it, $ZOO_DATA/isbi2012 or the user cache; else synthetic cells, "
+                        "said first), or a folder of your own in any layout zoo train reads: "
+                        "then only the accuracy cells run, ranking models on your data, and "
+                        "the report gives the zoo train command of the best")
+    parser.add_argument("--num-classes", type=int, default=1,
+                        help="with --data: 1 (foreground masks) or N >= 2 (class-map masks)")
     parser.add_argument("--retry-errors", action="store_true", help="rerun failed cells")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     parser.add_argument("--report-only", action="store_true",
@@ -68,9 +73,29 @@ def configure(args: argparse.Namespace) -> dict:
         group = {"models": [], "encoders": matrix.ALL_ENCODERS, "peers": [], **chosen}
         config["groups"] = [{**group, "kind": kind} for kind in matrix.KINDS]
         config["left_out"] = []
-    if not (args.train or args.quick):
+    if not (args.train or args.quick or own_folder(args.data)):
         config["groups"] = [g for g in config["groups"] if g.get("kind") != "train"]
     return config
+
+
+def own_folder(data: Path | None) -> bool:
+    """Whether ``--data`` names a folder of one's own (any layout but ISBI 2012)."""
+    if data is None:
+        return False
+    from ..data import detect_layout
+
+    return detect_layout(data) != "isbi"
+
+
+def for_user_data(config: dict, layout: str, num_classes: int) -> dict:
+    """``config``'s accuracy cells only (a folder of one's own ranks models; speed is the
+    machine's, not the data's), trained as ``zoo train`` trains on that ``layout``."""
+    groups = [g for g in config["groups"] if g.get("kind") == "train"]
+    if not groups:
+        groups = [g for g in matrix.FULL["groups"] if g.get("kind") == "train"]
+    groups = [{**g, "peers": []} for g in groups]  # peers train on ISBI's recipe only
+    train = {**config["train"], "layout": layout, "num_classes": num_classes}
+    return {**config, "groups": groups, "train": train, "left_out": []}
 
 
 def accuracy_data(data: Path | None, cells: list[dict]) -> Path | None:
@@ -91,6 +116,15 @@ def accuracy_data(data: Path | None, cells: list[dict]) -> Path | None:
 
 def main(args: argparse.Namespace) -> int:
     config = configure(args)
+    if own_folder(args.data):
+        from ..data import detect_layout
+
+        layout = detect_layout(args.data)
+        config = for_user_data(config, layout, args.num_classes)
+        print(f"{args.data}: {layout} layout; the accuracy cells rank the models on it "
+              f"({config['train']['train_seconds']:g} s each)", flush=True)
+    elif args.num_classes != 1:
+        raise ValueError("--num-classes applies to a folder of your own: pass --data DIR")
     out = args.out or Path("runs/bench-quick" if args.quick else "runs/bench")
     cells = matrix.expand(config)
     if args.list:
@@ -115,8 +149,13 @@ def main(args: argparse.Namespace) -> int:
         run["peaks"] = [matrix.measure_peak(b) for b in sorted({c["backend"] for c in cells})]
         out.mkdir(parents=True, exist_ok=True)  # the start's record, kept if the run is stopped
         write_json_atomic(out / "run.json", run, indent=1)
-        records = matrix.run_matrix(config, out, retry_errors=args.retry_errors,
-                                    data=accuracy_data(args.data, cells))
+        if args.quick and args.data is None:
+            print("accuracy cells train on generated cells (zoo.data.synthetic_cells); "
+                  "--data DIR trains them on ISBI 2012 or a folder of your own", flush=True)
+            data = None
+        else:
+            data = accuracy_data(args.data, cells)
+        records = matrix.run_matrix(config, out, retry_errors=args.retry_errors, data=data)
         run["not_run"] = []
     run.setdefault("peaks", [])
     run["charts"] = report.charts(records, out, described["label"])
@@ -128,4 +167,10 @@ def main(args: argparse.Namespace) -> int:
     print(table)
     print(f"records: {out / 'cells'}; table: {out / 'table.md'}; charts: "
           + (", ".join(run["charts"]) or "none"))
+    lines = report.verdict(records)
+    if lines:
+        print("\nVerdict on " + described["label"] + ":\n" + "\n".join(lines))
+    if args.quick:
+        print("The full matrix: zoo bench --train (hours on 2 cores); recorded full runs and "
+              "what they show: the benchmark page of the docs (docs/benchmark.md).")
     return 0 if run["counts"]["error"] == 0 else 1

@@ -37,7 +37,7 @@ def load_data(spec: dict) -> BenchData:
     from ..data.isbi2012 import TRAIN_SLICES, VAL_SLICES
 
     root = spec.get("data")
-    if root and Path(root).is_dir():
+    if root and Path(root).is_dir() and spec.get("layout", "isbi") == "isbi":
         train = load_isbi2012(root, slices=TRAIN_SLICES)
         val = load_isbi2012(root, slices=VAL_SLICES)
         return BenchData(list(train.images), list(train.membranes), val.images,
@@ -51,6 +51,13 @@ def load_data(spec: dict) -> BenchData:
 
 
 def run(spec: dict, run_dir: Path) -> dict:
+    if spec["kind"] == "duel":  # two processes of their own; this one only steps them
+        import tempfile
+
+        from .duel import duel_cell
+
+        with tempfile.TemporaryDirectory() as work_dir:  # the sides' specs and logs
+            return duel_cell(spec, Path(work_dir))
     import keras
 
     from . import accuracy, measure
@@ -59,6 +66,8 @@ def run(spec: dict, run_dir: Path) -> dict:
     keras.utils.set_random_seed(spec.get("seed", 0))
     if spec["kind"] == "pair":
         return measure.pair_cell(spec)
+    if spec["kind"] == "train" and spec.get("layout", "isbi") != "isbi":
+        return accuracy.data_cell(spec, run_dir)
     data = load_data(spec)
     if spec["kind"] == "speed":
         return measure.speed_cell(spec, data)

@@ -4,9 +4,12 @@ A configuration (a dict, or a TOML file of the same shape) holds defaults and
 ``groups``; each group crosses ``models`` (``"*"``: every registered zoo
 model) x ``encoders``, plus ``peers``, with ``precisions`` and ``backends``,
 for one ``kind``: ``speed`` (one subject per process), ``pair`` (each peer
-beside its zoo counterpart, interleaved in one process) or ``train``
-(accuracy and time to accuracy). Group keys override the defaults;
-``[train]`` holds the training recipe's defaults.
+beside its zoo counterpart, interleaved in one process, so both on one framework:
+TensorFlow for segmentation-models, torch for segmentation_models_pytorch and MONAI),
+``duel`` (the same pair in two processes stepped alternately: the zoo on each of the
+group's backends, the peer on its own framework) or ``train`` (accuracy and time to
+accuracy). A PyTorch peer's speed cell runs on torch whatever the group's backends.
+Group keys override the defaults; ``[train]`` holds the training recipe's defaults.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,9 +35,11 @@ BASELINES = ["fcn", "deeplabv3_plus"]
 NEW_FAMILIES = ["mobilenetv2", "mobilenetv3large", "densenet121", "convnext_tiny"]
 ALL_PEERS = ["sm:unet", "sm:fpn", "sm:linknet", "kuc:unet_2d", "kuc:unet_plus_2d",
              "kuc:unet_3plus_2d"]
+TORCH_PEERS = ["smp:unet", "smp:unetplusplus", "smp:fpn", "smp:linknet", "smp:deeplabv3plus",
+               "monai:basicunet", "monai:basicunetplusplus", "monai:flexibleunet"]
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BACKENDS = ("tensorflow", "jax", "torch")
-KINDS = ("speed", "pair", "train")
+KINDS = ("speed", "pair", "duel", "train")
 TRAIN = {"size": 128, "batch": 4, "lr": 1e-3, "train_seconds": 600, "max_steps": 5000,
          "val_every": 40, "thresholds": [0.80, 0.90], "timeout_s": 2400}
 
@@ -74,13 +80,24 @@ FULL = {
     ],
 }
 
+#: What a newcomer runs first (< 5 min on 2 cores): speed at 256^2, where per-step overhead
+#: no longer hides the network: U-Net/ResNet-34 against segmentation-models in one process
+#: and against segmentation_models_pytorch (when installed) in two alternated processes,
+#: U-Net++/ResNet-34 alone; and an accuracy cell small enough to learn the generated cells
+#: within its budget (a 16-filter U-Net on 96-px crops, validated on whole 192-px images:
+#: on 128-px crops it did not learn in the budget on 2 cores). U-Net++'s XLA compilation
+#: alone takes most of a minute on 2 cores, so its accuracy, and its ratios to SMP and
+#: MONAI, are the full runs'.
 QUICK = {
-    "size": 64, "batch": 2, "steps": 3, "warmup": 1, "fit_steps": 3, "timeout_s": 300,
-    "train": {**TRAIN, "train_seconds": 25, "val_every": 10, "timeout_s": 300},
+    "size": 256, "batch": 2, "steps": 2, "warmup": 1, "fit_steps": 0, "timeout_s": 300,
+    "train": {**TRAIN, "size": 96, "lr": 3e-3, "train_seconds": 75, "val_every": 50,
+              "timeout_s": 300},
     "groups": [
-        {"kind": "speed", "models": ["unet"], "encoders": ["resnet34"]},
         {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["sm:unet"]},
-        {"kind": "train", "models": ["unet"], "encoders": ["resnet34"]},
+        {"kind": "duel", "encoders": ["resnet34"], "peers": ["smp:unet"]},
+        {"kind": "speed", "models": ["unet_plus_plus"], "encoders": ["resnet34"]},
+        {"kind": "train", "models": ["unet"], "encoders": ["plain"],
+         "options": {"encoder_options": {"filters": 16}}},
     ],
 }
 
@@ -131,6 +148,13 @@ def _slug(subject: str) -> str:
     return subject.replace(":", "-").replace("/", "-")
 
 
+def _backend(kind: str, member, backend: str) -> str:
+    """The Keras backend of a cell's process: a PyTorch peer's speed cell runs on torch."""
+    if kind == "speed" and subjects.framework(member) == "torch":
+        return "torch"
+    return backend
+
+
 def expand(config: dict) -> list[dict]:
     """Every cell of ``config`` as a spec dict with a stable ``id``, in run order."""
     cells, seen = [], set()
@@ -143,23 +167,23 @@ def expand(config: dict) -> list[dict]:
         settings.update({k: v for k, v in group.items()
                          if k not in ("models", "encoders", "peers", "precisions", "backends")})
         members = _subjects(group)
-        if kind == "pair":
+        if kind in ("pair", "duel"):
             members = [(subjects.counterpart(p), p) for p in members
                        if subjects.is_peer(p) and subjects.counterpart(p)]
         for backend in group.get("backends", ["tensorflow"]):
             for precision in group.get("precisions", ["float32"]):
                 for member in members:
-                    spec = {**settings, "kind": kind, "backend": backend,
-                            "precision": precision}
-                    if kind == "pair":
+                    spec = {**settings, "kind": kind, "precision": precision,
+                            "backend": _backend(kind, member, backend)}
+                    if kind in ("pair", "duel"):
                         spec.update(zoo=member[0], peer=member[1])
                         name = f"{_slug(member[0])}-vs-{_slug(member[1])}"
                     else:
                         spec["subject"] = member
-                        name = _slug(member) + "".join(
-                            f"-{k}-{v}" for k, v in sorted(group.get("options", {}).items()))
+                        name = _slug(member) + re.sub(r"[^\w.-]+", "", "".join(
+                            f"-{k}-{v}" for k, v in sorted(group.get("options", {}).items())))
                     budget = f"-{spec['train_seconds']:g}s" if kind == "train" else ""
-                    spec["id"] = (f"{kind}-{backend}-{precision}-{name}-"
+                    spec["id"] = (f"{kind}-{spec['backend']}-{precision}-{name}-"
                                   f"{spec['size']}x{spec['batch']}{budget}")
                     if spec["id"] not in seen:
                         seen.add(spec["id"])
@@ -170,12 +194,19 @@ def expand(config: dict) -> list[dict]:
 def skip_reason(spec: dict) -> str | None:
     """Why a cell cannot run here, decided before starting it (``None``: it can)."""
     peers = [s for s in (spec.get("subject"), spec.get("peer")) if s and subjects.is_peer(s)]
-    if peers and spec["backend"] != "tensorflow":
-        return f"{peers[0]} is a TensorFlow-only peer and needs the TensorFlow backend"
     for peer in peers:
-        module = subjects.PEER_MODULES[peer.split(":")[0]]
+        framework = subjects.framework(peer)
+        source = peer.split(":")[0]
+        module = subjects.PEER_MODULES[source]
+        extra = "peers-torch" if framework == "torch" else "bench"
         if importlib.util.find_spec(module) is None:
-            return f"{peer} needs the {module} package: pip install 'unet-zoo[bench]'"
+            return f"{peer} needs the {module} package: pip install 'unet-zoo[{extra}]'"
+        if spec["kind"] == "train" and framework == "torch":
+            return (f"{peer}: accuracy cells train Keras models only; the PyTorch peers' "
+                    "training loop is measured in speed, pair and duel cells")
+        if spec["kind"] != "duel" and spec["backend"] != framework:
+            return (f"{peer} runs on {framework} and needs the {framework} backend in one "
+                    "process (a duel cell compares it with the zoo on any backend)")
     return None
 
 
@@ -191,11 +222,23 @@ def _classify(spec: dict, error: str) -> str:
     return "error"
 
 
+def shown_path(path) -> str:
+    """``path`` as a record shows it: under ``$ZOO_DATA`` or the working folder, relative to
+    it (``$ZOO_DATA/isbi2012``), so a record names no machine's folders; else as given."""
+    path = Path(path).expanduser().resolve()
+    for root, name in ((os.environ.get("ZOO_DATA"), "$ZOO_DATA"), (os.getcwd(), None)):
+        if root and path.is_relative_to(Path(root).expanduser().resolve()):
+            relative = path.relative_to(Path(root).expanduser().resolve()).as_posix()
+            return f"{name}/{relative}" if name else relative
+    return str(path)
+
+
 def run_cell(spec: dict, out: Path) -> dict:
     """Run one cell in a fresh process with its backend; returns its record (never raises)."""
     record_path = out / "cells" / f"{spec['id']}.json"
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    base = {"id": spec["id"], "spec": spec, "machine": machine.describe(),
+    shown = {**spec, "data": shown_path(spec["data"])} if spec.get("data") else spec
+    base = {"id": spec["id"], "spec": shown, "machine": machine.describe(),
             "date": time.strftime("%Y-%m-%d %H:%M")}
     reason = skip_reason(spec)
     if reason:

@@ -14,46 +14,20 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 
 from .. import machine
-from ..flops import count_flops
 from . import subjects
+from .runners import make_runner
 
 TRAIN_FLOPS_PER_FORWARD = 3
 
 
-def batch_arrays(model, batch: int, seed: int = 0):
-    """A random image batch for ``model`` and binary targets of its output size."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((batch, *model.input_shape[1:]), dtype=np.float32)
-    out = model.outputs[0].shape
-    return x, (rng.random((batch, *out[1:3], 1)) > 0.5).astype("float32")
-
-
-def compile_for_speed(model):
-    """Adam + binary cross-entropy on every output, Keras' default ``jit_compile``."""
-    loss = ["binary_crossentropy"] * len(model.outputs)
-    model.compile(keras.optimizers.Adam(1e-4), loss=loss if len(loss) > 1 else loss[0])
-    return model
-
-
-def _targets(model, y):
-    return [y] * len(model.outputs) if len(model.outputs) > 1 else y
-
-
-def _sync(result):
-    first = result[0] if isinstance(result, (list, tuple)) else result
-    if isinstance(first, dict):
-        first = next(iter(first.values()))
-    return keras.ops.convert_to_numpy(first)
-
-
 def timed_calls(call, count: int) -> list[float]:
+    """Seconds of each of ``count`` calls of ``call`` (a runner's step, which syncs)."""
     times = []
     for _ in range(count):
         start = time.perf_counter()
-        _sync(call())
+        call()
         times.append(time.perf_counter() - start)
     return times
 
@@ -109,77 +83,79 @@ def speed_cell(spec: dict, data) -> dict:
     """Parameters, FLOPs, isolated train and inference throughput, the fit loop, memory."""
     baseline = machine.peak_rss_mb()
     peak = machine.matmul_peak_gflops()
-    model = compile_for_speed(subjects.build(spec["subject"], spec["size"],
-                                             options=spec.get("options")))
-    flops = count_flops(model)
-    x, y = batch_arrays(model, spec["batch"])
-    x_infer = batch_arrays(model, spec.get("infer_batch", spec["batch"]))[0]
-    record = {"params": model.count_params(), "gflops_per_image": flops / 1e9,
-              "matmul_peak": peak}
-    start = time.perf_counter()
-    _sync(model.train_on_batch(x, _targets(model, y)))
-    record["first_train_step_s"] = time.perf_counter() - start
-    timed_calls(lambda: model.train_on_batch(x, _targets(model, y)), spec["warmup"] - 1)
-    record["train"] = summary(
-        timed_calls(lambda: model.train_on_batch(x, _targets(model, y)), spec["steps"]),
-        spec["batch"])
-    timed_calls(lambda: model.predict_on_batch(x_infer), spec["warmup"])
-    record["inference"] = summary(timed_calls(lambda: model.predict_on_batch(x_infer),
-                                              spec["steps"]), len(x_infer))
+    runner = make_runner(spec["subject"], spec)
+    flops = runner.gflops_per_image * 1e9
+    record = {"params": runner.params, "gflops_per_image": runner.gflops_per_image,
+              "matmul_peak": peak, "threads": machine.threads()}
+    (record["first_train_step_s"],) = timed_calls(runner.train, 1)
+    timed_calls(runner.train, spec["warmup"] - 1)
+    record["train"] = summary(timed_calls(runner.train, spec["steps"]), spec["batch"])
+    timed_calls(runner.infer, spec["warmup"])
+    record["inference"] = summary(timed_calls(runner.infer, spec["steps"]),
+                                  spec.get("infer_batch", spec["batch"]))
     if spec.get("fit_steps"):
-        record["fit"] = fit_loop(model, data.images, data.targets,
-                                 batch=spec["batch"], steps=spec["fit_steps"],
-                                 workers=spec.get("workers", 2))
-    for part, factor in (("train", TRAIN_FLOPS_PER_FORWARD), ("inference", 1), ("fit", 3)):
+        record["fit"] = runner.fit(data.images, data.targets, batch=spec["batch"],
+                                   steps=spec["fit_steps"], workers=spec.get("workers", 2))
+    if spec["precision"] != "float32":  # the card's (or CPU's) half-precision matmul rate
+        record["matmul_peak_half"] = machine.matmul_peak_gflops(
+            dtype=spec["precision"].removeprefix("mixed_"))
+    for part, factor in (("train", TRAIN_FLOPS_PER_FORWARD), ("inference", 1),
+                         ("fit", TRAIN_FLOPS_PER_FORWARD)):
         if part in record:
             rate = record[part]["img_per_s"] * flops * factor / 1e9
             record[part]["gflops_per_s"] = rate
             record[part]["utilisation"] = rate / peak["gflops"]
+            if "matmul_peak_half" in record:
+                record[part]["utilisation_half"] = rate / record["matmul_peak_half"]["gflops"]
     record["peak_rss_mb"] = machine.peak_rss_mb()
     record["peak_rss_above_import_mb"] = record["peak_rss_mb"] - baseline
     record["device_peak_mb"] = machine.device_peak_memory_mb()
     return record
 
 
-def _call(side: dict, part: str):
-    model, x, y = side["model"], side["x"], side["y"]
-    if part == "train":
-        return lambda: model.train_on_batch(x, _targets(model, y))
-    return lambda: model.predict_on_batch(x)
+def interleave(runners: dict, batch: int, steps: int) -> dict:
+    """Per-call seconds of each runner's train and inference steps, timed alternately
+    (A B A B ...) so machine noise hits every side; ``runners`` maps a role to an object
+    with ``train()`` and ``infer()``."""
+    times = {role: {"train": [], "inference": []} for role in runners}
+    for part, method in (("train", "train"), ("inference", "infer")):
+        for _ in range(steps):
+            for role, runner in runners.items():
+                times[role][part] += timed_calls(getattr(runner, method), 1)
+    return times
 
 
-def pair_cell(spec: dict) -> dict:
-    """Zoo model A and peer B in one process, timed alternately (A B A B ...), so machine
-    noise hits both; ratios are A's throughput over B's, raw and per FLOP."""
-    size, batch = spec["size"], spec["batch"]
-    sides = {}
-    for role in ("zoo", "peer"):
-        model = compile_for_speed(subjects.build(spec[role], size))
-        x, y = batch_arrays(model, batch)
-        sides[role] = {"x": x, "y": y, "model": model, "params": model.count_params(),
-                       "gflops_per_image": count_flops(model) / 1e9,
-                       "train": [], "inference": []}
-        for part in ("train", "inference"):
-            timed_calls(_call(sides[role], part), spec["warmup"])
-    for part in ("train", "inference"):
-        for _ in range(spec["steps"]):
-            for side in sides.values():
-                side[part] += timed_calls(_call(side, part), 1)
-    record = {"matmul_peak": machine.matmul_peak_gflops()}
-    for role, side in sides.items():
-        record[role] = {"subject": spec[role], "params": side["params"],
-                        "gflops_per_image": side["gflops_per_image"],
-                        "train": summary(side["train"], batch),
-                        "inference": summary(side["inference"], batch)}
-    flop_ratio = sides["zoo"]["gflops_per_image"] / sides["peer"]["gflops_per_image"]
+def ratios(times: dict, batch: int, described: dict) -> dict:
+    """The pair record from interleaved ``times`` of roles ``zoo`` and ``peer``:
+    each side's throughput, the zoo/peer ratios raw and per FLOP, and their spread."""
+    record = {role: {**described[role], "train": summary(times[role]["train"], batch),
+                     "inference": summary(times[role]["inference"], batch)}
+              for role in ("zoo", "peer")}
+    flop_ratio = record["zoo"]["gflops_per_image"] / record["peer"]["gflops_per_image"]
     for part in ("train", "inference"):
         raw = record["zoo"][part]["img_per_s"] / record["peer"][part]["img_per_s"]
         # Per-step ratios of interleaved neighbours, for the spread of the ratio itself.
-        steps = sorted(p / z for z, p in zip(sides["zoo"][part], sides["peer"][part],
+        steps = sorted(p / z for z, p in zip(times["zoo"][part], times["peer"][part],
                                              strict=True))
         record[f"{part}_ratio"] = raw
         record[f"{part}_ratio_min"], record[f"{part}_ratio_max"] = steps[0], steps[-1]
         record[f"{part}_ratio_per_flop"] = raw * flop_ratio
     record["flop_ratio"] = flop_ratio
-    record["note"] = subjects.peer_note(spec["peer"])
+    return record
+
+
+def pair_cell(spec: dict) -> dict:
+    """Zoo model A and peer B in one process, timed alternately (A B A B ...), so machine
+    noise hits both; ratios are A's throughput over B's, raw and per FLOP."""
+    runners = {role: make_runner(spec[role], spec) for role in ("zoo", "peer")}
+    for runner in runners.values():
+        timed_calls(runner.train, spec["warmup"])
+        timed_calls(runner.infer, spec["warmup"])
+    times = interleave(runners, spec["batch"], spec["steps"])
+    described = {role: {"subject": spec[role], "params": r.params,
+                        "gflops_per_image": r.gflops_per_image, "process": "shared"}
+                 for role, r in runners.items()}
+    record = ratios(times, spec["batch"], described)
+    record.update(matmul_peak=machine.matmul_peak_gflops(), threads=machine.threads(),
+                  note=subjects.peer_note(spec["peer"]))
     return record
