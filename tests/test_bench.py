@@ -306,8 +306,9 @@ def test_torch_runner_trains_and_counts_a_pytorch_peer():
 @pytest.mark.slow
 @pytest.mark.skipif(not TORCH_PEERS, reason="PyTorch peers not installed")
 def test_duel_cell_steps_two_processes_alternately(tmp_path):
+    # Batch 2 at 64 px: PyTorch's batch norm refuses one value per channel (1 x 1 x 1).
     config = tiny({"kind": "duel", "models": ["unet"], "encoders": ["resnet34"],
-                   "peers": ["smp:unet"]})
+                   "peers": ["smp:unet"], "size": 64, "batch": 2})
     (record,) = matrix.run_matrix(config, tmp_path)
     assert record["status"] == "ok", record.get("error")
     assert record["zoo"]["framework"] == BACKEND and record["peer"]["framework"] == "torch"
