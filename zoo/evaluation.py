@@ -251,9 +251,14 @@ def warping_error(labels, membrane_probs, threshold: float = 0.5) -> float:
                          "the same shape")
     if labels.ndim == 2:
         labels, probs = labels[None], probs[None]
-    errors = [np.mean(warp_toward(label > 0, prob < threshold) != (prob < threshold))
-              for label, prob in zip(labels, probs, strict=True)]
-    return float(np.mean(errors))
+    return _warping_error(labels > 0, probs < threshold)
+
+
+def _warping_error(truth_cells, proposal_cells) -> float:
+    """The mean over slices of the pixels that still differ after warping, (N, H, W) bool."""
+    return float(np.mean([np.mean(warp_toward(truth, proposal) != proposal)
+                          for truth, proposal in zip(truth_cells, proposal_cells,
+                                                     strict=True)]))
 
 
 def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
@@ -309,9 +314,7 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
             curves[key].append(float(value))
     best = {key: int(np.argmax(curves[key]))
             for key in ("v_rand", "v_info", "rand_fscore", "pixel_fscore")}
-    warping = np.mean([np.mean(warp_toward(truth > 0, cells) != cells)
-                       for truth, cells in zip(truths, probs < thresholds[best["v_rand"]],
-                                               strict=True)])
+    warping = _warping_error(labels > 0, probs < thresholds[best["v_rand"]])
     return {
         "v_rand": curves["v_rand"][best["v_rand"]],
         "v_info": curves["v_info"][best["v_info"]],
@@ -319,7 +322,7 @@ def isbi_scores(labels, membrane_probs, thresholds=THRESHOLDS) -> dict:
         **{f"info_{term}": curves[f"info_{term}"][best["v_info"]] for term in ("split", "merge")},
         "rand_error": 1 - curves["rand_fscore"][best["rand_fscore"]],
         "pixel_error": 1 - curves["pixel_fscore"][best["pixel_fscore"]],
-        "warping_error": float(warping),
+        "warping_error": warping,
         "best_threshold_v_rand": thresholds[best["v_rand"]],
         "best_threshold_v_info": thresholds[best["v_info"]],
         "thresholds": list(thresholds),

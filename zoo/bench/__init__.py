@@ -73,23 +73,26 @@ def configure(args: argparse.Namespace) -> dict:
         group = {"models": [], "encoders": matrix.ALL_ENCODERS, "peers": [], **chosen}
         config["groups"] = [{**group, "kind": kind} for kind in matrix.KINDS]
         config["left_out"] = []
-    if not (args.train or args.quick or own_folder(args.data)):
+    layout = None
+    if args.data is not None:
+        from ..data import detect_layout
+
+        layout = detect_layout(args.data)
+    if layout not in (None, "isbi"):
+        return for_user_data(config, layout, args.num_classes)
+    if args.num_classes != 1:
+        raise ValueError("--num-classes applies to a folder of your own: pass --data DIR")
+    if not (args.train or args.quick):
         config["groups"] = [g for g in config["groups"] if g.get("kind") != "train"]
     return config
-
-
-def own_folder(data: Path | None) -> bool:
-    """Whether ``--data`` names a folder of one's own (any layout but ISBI 2012)."""
-    if data is None:
-        return False
-    from ..data import detect_layout
-
-    return detect_layout(data) != "isbi"
 
 
 def for_user_data(config: dict, layout: str, num_classes: int) -> dict:
     """``config``'s accuracy cells only (a folder of one's own ranks models; speed is the
     machine's, not the data's), trained as ``zoo train`` trains on that ``layout``."""
+    from .. import checks
+
+    checks.positive_int(num_classes, "--num-classes")
     groups = [g for g in config["groups"] if g.get("kind") == "train"]
     if not groups:
         groups = [g for g in matrix.FULL["groups"] if g.get("kind") == "train"]
@@ -116,15 +119,9 @@ def accuracy_data(data: Path | None, cells: list[dict]) -> Path | None:
 
 def main(args: argparse.Namespace) -> int:
     config = configure(args)
-    if own_folder(args.data):
-        from ..data import detect_layout
-
-        layout = detect_layout(args.data)
-        config = for_user_data(config, layout, args.num_classes)
-        print(f"{args.data}: {layout} layout; the accuracy cells rank the models on it "
-              f"({config['train']['train_seconds']:g} s each)", flush=True)
-    elif args.num_classes != 1:
-        raise ValueError("--num-classes applies to a folder of your own: pass --data DIR")
+    if "layout" in config["train"]:
+        print(f"{args.data}: {config['train']['layout']} layout; the accuracy cells rank the "
+              f"models on it ({config['train']['train_seconds']:g} s each)", flush=True)
     out = args.out or Path("runs/bench-quick" if args.quick else "runs/bench")
     cells = matrix.expand(config)
     if args.list:

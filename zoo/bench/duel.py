@@ -68,7 +68,7 @@ class Side:
 def duel_cell(spec: dict, work_dir: Path) -> dict:
     """The pair record (as :func:`zoo.bench.measure.pair_cell`) with each side in its own
     process: the zoo on ``spec["backend"]``, the peer on its own framework."""
-    from .measure import ratios
+    from .measure import interleave, ratios
 
     sides = {}
     try:
@@ -76,11 +76,7 @@ def duel_cell(spec: dict, work_dir: Path) -> dict:
             sides[role] = Side(spec, spec[role], work_dir / f"{role}.json")
         for side in sides.values():
             side.ready()
-        times = {role: {"train": [], "inference": []} for role in sides}
-        for part, call in (("train", "train"), ("inference", "infer")):
-            for _ in range(spec["steps"]):
-                for role, side in sides.items():
-                    times[role][part].append(side.step(call))
+        times = interleave({role: side.step for role, side in sides.items()}, spec["steps"])
     finally:
         for side in sides.values():
             side.close()

@@ -113,15 +113,15 @@ def speed_cell(spec: dict, data) -> dict:
     return record
 
 
-def interleave(runners: dict, batch: int, steps: int) -> dict:
-    """Per-call seconds of each runner's train and inference steps, timed alternately
-    (A B A B ...) so machine noise hits every side; ``runners`` maps a role to an object
-    with ``train()`` and ``infer()``."""
-    times = {role: {"train": [], "inference": []} for role in runners}
-    for part, method in (("train", "train"), ("inference", "infer")):
+def interleave(step_seconds: dict, steps: int) -> dict:
+    """Per-call seconds of each side's train and inference steps, run alternately
+    (A B A B ...) so machine noise hits every side; ``step_seconds`` maps a role to a
+    function of ``"train"`` or ``"infer"`` that runs one step and returns its seconds."""
+    times = {role: {"train": [], "inference": []} for role in step_seconds}
+    for part, call in (("train", "train"), ("inference", "infer")):
         for _ in range(steps):
-            for role, runner in runners.items():
-                times[role][part] += timed_calls(getattr(runner, method), 1)
+            for role, run_step in step_seconds.items():
+                times[role][part].append(run_step(call))
     return times
 
 
@@ -151,7 +151,8 @@ def pair_cell(spec: dict) -> dict:
     for runner in runners.values():
         timed_calls(runner.train, spec["warmup"])
         timed_calls(runner.infer, spec["warmup"])
-    times = interleave(runners, spec["batch"], spec["steps"])
+    times = interleave({role: (lambda call, r=r: timed_calls(getattr(r, call), 1)[0])
+                        for role, r in runners.items()}, spec["steps"])
     described = {role: {"subject": spec[role], "params": r.params,
                         "gflops_per_image": r.gflops_per_image, "process": "shared"}
                  for role, r in runners.items()}
