@@ -1,7 +1,14 @@
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# JAX compiles each new shape, a weight initializer's too, so most of a fresh process's first
+# build is compilation (benchmarks/results/jax_build_cache.md). The suite and the processes
+# it starts share one on-disk cache of XLA's executables: each shape compiles once.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      str(Path(tempfile.gettempdir()) / "unet-zoo-tests-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -198,10 +198,15 @@ def test_pytorch_peers_run_on_torch_and_duels_put_the_zoo_on_every_backend():
         {"kind": "pair", "models": ["unet"], "encoders": ["resnet34"], "peers": ["smp:unet"],
          "backends": ["tensorflow", "torch"]},
         {"kind": "duel", "models": ["unet"], "encoders": ["resnet34", "plain"],
-         "peers": ["smp:unet", "sm:unet", "monai:basicunet"], "backends": ["tensorflow", "jax"]}]}
+         "peers": ["smp:unet", "sm:unet", "monai:basicunet"], "backends": ["tensorflow", "jax"]},
+        {"kind": "train", "models": ["unet"], "encoders": ["resnet34"], "peers": ["smp:unet"],
+         "backends": ["tensorflow"]}]}
     cells = matrix.expand(config)
     speed = {c["subject"]: c["backend"] for c in cells if c["kind"] == "speed"}
     assert speed == {"smp:unet/resnet34": "torch", "monai:basicunet/plain": "torch"}
+    # A PyTorch peer's accuracy cell trains in the zoo's loop on torch, the zoo's on TensorFlow.
+    trained = {c["subject"]: c["backend"] for c in cells if c["kind"] == "train"}
+    assert trained == {"zoo:unet/resnet34": "tensorflow", "smp:unet/resnet34": "torch"}
     pairs = [c for c in cells if c["kind"] == "pair"]
     assert [c["backend"] for c in pairs] == ["tensorflow", "torch"]
     # One process holds one framework: SMP beside the zoo needs the torch backend.
@@ -286,12 +291,27 @@ before = [p.detach().clone() for p in runner.module.parameters()][:3]
 runner.train()
 runner.infer()
 assert any((a != b).any() for a, b in zip(before, runner.module.parameters(), strict=False))
+
+# The peer as a Keras model (its accuracy cells): trains with fit, round-trips through .keras
+# with identical outputs (batch-norm statistics included), without pickles.
+import keras, numpy as np, tempfile, os
+from zoo.bench.torch_peer import keras_model
+model = keras_model("smp:unet/resnet34", 32)
+model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+x = np.random.default_rng(0).random((2, 32, 32, 1), "float32")
+model.fit(x, (x > 0.5).astype("float32"), epochs=2, verbose=0)
+path = os.path.join(tempfile.mkdtemp(), "peer.keras")
+model.save(path)
+loaded = keras.saving.load_model(path)
+np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x, training=False)),
+                              keras.ops.convert_to_numpy(model(x, training=False)))
+assert model.output_shape == (None, 32, 32, 1)
 """
 
 
 @pytest.mark.skipif(not TORCH_PEERS, reason="PyTorch peers not installed "
                     "(pip install 'unet-zoo[peers-torch]'; a CUDA build of several GB)")
-def test_torch_runner_trains_and_counts_a_pytorch_peer():
+def test_torch_runner_and_keras_wrapper_of_a_pytorch_peer():
     # In a process of its own on the torch backend: PyTorch and TensorFlow in one process
     # can crash on import, which is why a PyTorch peer never shares a TensorFlow process.
     import os
@@ -305,11 +325,15 @@ def test_torch_runner_trains_and_counts_a_pytorch_peer():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not TORCH_PEERS, reason="PyTorch peers not installed")
-def test_duel_cell_steps_two_processes_alternately(tmp_path):
+def test_duel_cell_steps_two_processes_alternately_and_a_peer_trains(tmp_path):
     # Batch 2 at 64 px: PyTorch's batch norm refuses one value per channel (1 x 1 x 1).
     config = tiny({"kind": "duel", "models": ["unet"], "encoders": ["resnet34"],
-                   "peers": ["smp:unet"], "size": 64, "batch": 2})
-    (record,) = matrix.run_matrix(config, tmp_path)
+                   "peers": ["smp:unet"], "size": 64, "batch": 2},
+                  {"kind": "train", "encoders": ["resnet34"], "peers": ["smp:unet"]})
+    record, trained = matrix.run_matrix(config, tmp_path)
+    assert trained["status"] == "ok", trained.get("error")
+    assert trained["backend"] == "torch" and trained["steps"] == 2
+    assert 0 <= trained["v_rand"] <= 1
     assert record["status"] == "ok", record.get("error")
     assert record["zoo"]["framework"] == BACKEND and record["peer"]["framework"] == "torch"
     assert record["zoo"]["train"]["n"] == record["peer"]["train"]["n"] == 2

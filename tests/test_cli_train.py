@@ -66,6 +66,19 @@ def test_resume_refuses_other_settings_and_finishes_a_finished_run(isbi_run, cap
     assert json.loads((isbi_run / "metrics.json").read_text())["steps"] == 4
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_cut_before_its_first_checkpoint_starts_again(isbi_run, tmp_path, resume):
+    """What a kill before the first checkpoint leaves (the settings, a cut pass's
+    best.keras) is rerun, or resumed, from the start without deleting anything by hand."""
+    out = tmp_path / "cut"
+    out.mkdir()
+    (out / "config.toml").write_bytes((isbi_run / "config.toml").read_bytes())
+    (out / "best.keras").write_bytes((isbi_run / "best.keras").read_bytes())
+    again = ["--resume"] if resume else ["--config", str(out / "config.toml")]
+    assert main(["train", "--out", str(out), *again, "--verbose", "0"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 4
+
+
 def test_config_file_repeats_a_run_and_flags_override_it(isbi_run, tmp_path):
     out = tmp_path / "again"
     assert main(["train", "--config", str(isbi_run / "config.toml"), "--out", str(out),

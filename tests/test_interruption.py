@@ -1,8 +1,9 @@
 """Runs killed with SIGKILL (no cleanup, no finally) at chosen moments - in a training
-step, while a checkpoint is written, between the state's commit and the checkpoint's
-rename, during validation, while the final model is written - resume with no corrupt
-file, no lost finished epoch and no epoch trained twice: the resumed run ends with the
-weights of a run never interrupted (dropout's random state is resumed too)."""
+step (before the first checkpoint too, and at a step drawn at random), while a checkpoint
+is written, between the state's commit and the checkpoint's rename, during validation,
+while the final model is written - resume with no corrupt file, no lost finished epoch and
+no epoch trained twice: the resumed run, three steps per epoch with two loader threads,
+ends with the weights of a run never interrupted (dropout's random state is resumed too)."""
 
 import json
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zoo
 
@@ -73,14 +76,16 @@ def build():
     return model
 
 dataset = SegmentationDataset(images[:2], masks[:2], patch_size=16, batch_size=2,
-                              steps=1, workers=1)
+                              steps=3, workers=2)
 validation = zoo.training.SegmentationValidation(images[2:], masks[2:],
                                                  sys.argv[1], tile_kwargs={"tile_size": 32},
                                                  monitor="val_dice", verbose=False)
-zoo.training.train(build, dataset, sys.argv[1], steps=6, validation=validation, resume=True,
+zoo.training.train(build, dataset, sys.argv[1], steps=12, validation=validation, resume=True,
                    callbacks=[KillInStep()], verbose=0)
 """
-KILL_POINTS = ["step:3", "save:2", "rename:3", "commit:2", "validation:4", "final:1"]
+# Three steps per epoch (a checkpoint per epoch) and two loader threads; step:2 lands before
+# the first checkpoint, step:8 mid-epoch.
+KILL_POINTS = ["step:2", "step:8", "save:2", "rename:3", "commit:2", "validation:3", "final:1"]
 
 
 def run_child(run_dir: Path, kill_at: str | None) -> int:
@@ -108,11 +113,22 @@ def reference(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_a_killed_run_resumes_to_the_uninterrupted_result(kill_at, reference, tmp_path):
-    run_dir = tmp_path / "run"
+    _kill_resume_and_compare(kill_at, reference, tmp_path / "run")
+
+
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None)
+@given(step=st.integers(1, 12))
+def test_a_kill_at_any_step_resumes_to_the_uninterrupted_result(step, reference,
+                                                                 tmp_path_factory):
+    _kill_resume_and_compare(f"step:{step}", reference, tmp_path_factory.mktemp("run") / "run")
+
+
+def _kill_resume_and_compare(kill_at: str, reference: Path, run_dir: Path) -> None:
     assert run_child(run_dir, kill_at) == -signal.SIGKILL, "the kill point was not reached"
     assert run_child(run_dir, None) == 0
     state = json.loads((run_dir / "state.json").read_text())
-    assert state["step"] == 6 and [p["epoch"] for p in state["history"]] == [1, 2, 3, 4, 5, 6]
+    assert state["step"] == 12 and [p["epoch"] for p in state["history"]] == [1, 2, 3, 4]
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
         ["best.keras", "checkpoint.keras", "last.keras", "metrics.json", "model.keras",
          "state.json"])  # nothing half-written or staged left behind

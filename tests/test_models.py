@@ -48,9 +48,9 @@ def test_every_architecture_is_registered():
 
 
 EVERY_BACKEND = ("plain", "resnet18")
+# ... and on VGG-16 (no batch norm); every family's build and round trip is the slow pass's.
 CONTRACTS = [(model, encoder) for model in sorted(SMALL) for encoder in EVERY_BACKEND] + [
-    pytest.param("unet", encoder, marks=pytest.mark.slow)
-    for encoder in ("efficientnetb0", "vgg16", "mobilenetv3small")]
+    pytest.param("unet", "vgg16", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("model_name,encoder", CONTRACTS)
@@ -88,7 +88,9 @@ def test_contract(model_name, encoder, tmp_path):
     (model, encoder) for model in sorted(SMALL) for encoder in FAMILIES
     if encoder not in EVERY_BACKEND])
 def test_every_architecture_builds_on_every_encoder_family(model_name, encoder, tmp_path):
-    """... and round-trips through .keras with identical outputs (every output)."""
+    """... and round-trips through .keras with identical outputs (every output). A decoder
+    sees only an encoder's features (strides, channels), which tests/test_encoders.py checks
+    for every member of each family, so one member per family crosses every architecture."""
     model = build(model_name, encoder)
     assert model.output_shape == (None, 32, 32, 2)
     x = np.random.default_rng(0).random((1, 32, 32, 1), "float32")
@@ -98,15 +100,6 @@ def test_every_architecture_builds_on_every_encoder_family(model_name, encoder, 
                          keras.tree.flatten(model(x, training=False)), strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(got),
                                       keras.ops.convert_to_numpy(want))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model_name,encoder", [
-    (model, encoder) for model in sorted(SMALL) for encoder in zoo.list_encoders()
-    if encoder not in FAMILIES])
-def test_every_architecture_builds_on_every_encoder(model_name, encoder):
-    """The other members of each family: every pair builds (110 builds, 259 s on TF)."""
-    assert build(model_name, encoder).output_shape == (None, 32, 32, 2)
 
 
 @pytest.mark.parametrize("encoder", ["plain", "resnet18"])

@@ -5,6 +5,8 @@ the paper's augmentation, Adam at a constant learning rate, BCE + Dice on the
 membrane map, XLA as the presets compile (``zoo.training.setup.default_jit_compile``),
 ``zoo.training.train`` with validation on the held-out slices every ``val_every`` steps
 (V_rand, V_info, pixel error, IoU, Dice) and the checkpoint with the best V_rand kept.
+A PyTorch peer trains in the same loop on the torch backend, wrapped as a Keras layer
+(:mod:`.torch_peer`), so only the network differs.
 The budget is training wall clock (validation excluded) plus a step cap; a model reaches
 a threshold at the training time of the first validation whose V_rand is at least that high.
 
@@ -30,6 +32,16 @@ def time_to(curve: list[dict], threshold: float, key: str = "val_v_rand") -> flo
     return next((p["train_s"] for p in curve if p.get(key, -1.0) >= threshold), None)
 
 
+def _keras_model(subject: str, size: int, options=None):
+    """The Keras model an accuracy cell trains: a PyTorch peer wrapped for the torch backend
+    (:mod:`.torch_peer`), every other subject as built."""
+    if subjects.framework(subject) == "torch":
+        from .torch_peer import keras_model
+
+        return keras_model(subject, size)
+    return subjects.build(subject, size, options=options)
+
+
 def accuracy_cell(spec: dict, data, run_dir) -> dict:
     """Train ``spec["subject"]`` for ``spec["train_seconds"]`` and score it."""
     from .. import losses
@@ -45,7 +57,7 @@ def accuracy_cell(spec: dict, data, run_dir) -> dict:
                                   workers=spec.get("workers", 2))
 
     def build():
-        model = subjects.build(spec["subject"], size, options=spec.get("options"))
+        model = _keras_model(spec["subject"], size, spec.get("options"))
         model.compile(keras.optimizers.Adam(spec["lr"]),
                       loss=losses.WeightedCrossEntropy() + losses.DiceLoss(),
                       jit_compile=default_jit_compile())

@@ -8,7 +8,8 @@ beside its zoo counterpart, interleaved in one process, so both on one framework
 TensorFlow for segmentation-models, torch for segmentation_models_pytorch and MONAI),
 ``duel`` (the same pair in two processes stepped alternately: the zoo on each of the
 group's backends, the peer on its own framework) or ``train`` (accuracy and time to
-accuracy). A PyTorch peer's speed cell runs on torch whatever the group's backends.
+accuracy). A PyTorch peer's speed and accuracy cells run on torch whatever the group's
+backends.
 Group keys override the defaults; ``[train]`` holds the training recipe's defaults.
 """
 
@@ -149,8 +150,9 @@ def _slug(subject: str) -> str:
 
 
 def _backend(kind: str, member, backend: str) -> str:
-    """The Keras backend of a cell's process: a PyTorch peer's speed cell runs on torch."""
-    if kind == "speed" and subjects.framework(member) == "torch":
+    """The Keras backend of a cell's process: a PyTorch peer's speed or accuracy cell runs
+    on torch (its accuracy cell wrapped as a Keras layer)."""
+    if kind in ("speed", "train") and subjects.framework(member) == "torch":
         return "torch"
     return backend
 
@@ -201,9 +203,6 @@ def skip_reason(spec: dict) -> str | None:
         extra = "peers-torch" if framework == "torch" else "bench"
         if importlib.util.find_spec(module) is None:
             return f"{peer} needs the {module} package: pip install 'unet-zoo[{extra}]'"
-        if spec["kind"] == "train" and framework == "torch":
-            return (f"{peer}: accuracy cells train Keras models only; the PyTorch peers' "
-                    "training loop is measured in speed, pair and duel cells")
         if spec["kind"] != "duel" and spec["backend"] != framework:
             return (f"{peer} runs on {framework} and needs the {framework} backend in one "
                     "process (a duel cell compares it with the zoo on any backend)")

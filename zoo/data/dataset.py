@@ -56,12 +56,14 @@ class SegmentationDataset(keras.utils.PyDataset):
         augment: an albumentations pipeline called as
             ``augment(image=, mask=, weights=)`` (see ``paper_augmentation``).
         seed: batches are a function of (seed, epoch, batch index) only, so
-            runs repeat exactly, also with ``workers`` > 1.
+            runs repeat exactly, also with ``workers`` > 1, when ``fit`` takes the
+            batches in order (``shuffle=False``, as ``zoo.training.train`` does: Keras
+            otherwise shuffles the indices with Python's global random state).
         workers: threads preparing batches ahead of the training step
             (Keras ``PyDataset``); the default 2 overlaps cropping and
             augmentation with the step, which made ``model.fit`` as fast as an
-            isolated ``train_on_batch`` here, against 6% slower with 1
-            (``benchmarks/results/fit_loop.md``).
+            isolated ``train_on_batch`` on the 2-core AMD EPYC, against 6% slower
+            with 1 (``benchmarks/results/fit_loop.md``).
 
     Yields ``x`` (B, h + 2m, w + 2m, C) float32, ``y`` (B, h, w, 1) float32 and
     optionally ``w`` (B, h, w) float32.

@@ -374,8 +374,11 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
             first.append(EMAWeightsBetweenEpochs())
         if validation is not None:
             first.append(validation)
+        # shuffle=False: a batch is a function of (seed, epoch, index) alone, and Keras would
+        # shuffle the indices with Python's global random state, which a resumed process
+        # does not share, so a resumed run would see the batches in another order.
         model.fit(dataset, epochs=epochs, initial_epoch=state["epoch"], verbose=verbose,
-                  callbacks=[*first, *callbacks, checkpoint])
+                  callbacks=[*first, *callbacks, checkpoint], shuffle=False)
     elif ema:  # nothing left to train: the checkpoint holds the training weights
         moving_average_weights(model)
     return _finish(model, run_dir, checkpoint.state, validation, keep, tta, info, verbose)
@@ -383,10 +386,12 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
 
 def check_run_dir(run_dir, resume: bool) -> None:
     """Refuse, before any work, a folder holding an earlier run unless ``resume``
-    (``FileExistsError`` naming its files)."""
+    (``FileExistsError`` naming its files). A run stopped before its first checkpoint
+    (its settings and at most a ``best.keras`` of the cut first pass) trained nothing that
+    can be continued, so a new run may start there."""
     run_dir = Path(run_dir)
     earlier = [name for name in RUN_FILES if (run_dir / name).is_file()]
-    if earlier and not resume:
+    if set(earlier) - {BEST, CONFIG} and not resume:
         raise FileExistsError(f"{run_dir} holds an earlier run ({', '.join(earlier)}); pass "
                               "resume=True (--resume) to continue it or choose another "
                               "output directory")
