@@ -73,9 +73,12 @@ def main(argv=None) -> dict:
             rows.append({"model": label, **{k: statistics.median(v) for k, v in
                                             seconds.items()}})
     record = {"command": "python -m benchmarks.jax_build_cache", "repeats": args.repeats,
-              "machine": machine.describe(), "rows": rows}
+              "machine": machine.describe(), "matmul_peak": machine.matmul_peak_gflops(),
+              "rows": rows}
     args.out.write_text(json.dumps(record, indent=1) + "\n")
-    lines = [f"# A model's first build in a fresh process ({record['machine']['label']})", "",
+    label = (f"{record['machine']['label']}, float32 matmul "
+             f"{record['matmul_peak']['gflops']:.0f} GFLOP/s")
+    lines = [f"# A model's first build in a fresh process ({label})", "",
              f"`{record['command']}`: median of {args.repeats} fresh processes, seconds to "
              "build (imports excluded).", "",
              "| model | TensorFlow | JAX, no cache | JAX, cache filled |",
