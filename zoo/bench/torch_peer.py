@@ -22,7 +22,6 @@ class TorchPeer(keras.layers.TorchModuleWrapper):
 
     def __init__(self, subject: str, size: int, channels: int = 1, classes: int = 1,
                  **kwargs):
-        kwargs.pop("module", None)
         if keras.backend.backend() != "torch":
             raise ValueError(f"{subject} is a PyTorch network; wrap it with "
                              "KERAS_BACKEND=torch")
