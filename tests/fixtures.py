@@ -62,3 +62,26 @@ def mask_folder_layout(root, n=5, size=64, classes=1):
             mask = np.where(labels[i] > 0, 1 + labels[i] % (classes - 1), 0).astype(np.uint8)
         Image.fromarray(mask).save(root / "masks" / f"{i:02d}.png")
     return images, masks
+
+
+def drive_layout(root, train=4, test=2, size=(48, 56)):
+    """The DRIVE retinal-vessel layout: ``training/images/NN_training.tif`` (RGB, LZW as
+    DRIVE ships them), ``training/1st_manual/NN_manual1.gif`` (vessels 255), the field of
+    view in ``training/mask/NN_training_mask.gif``, the same under ``test/`` (``NN_test``)."""
+    images, masks, _ = synthetic_cells(train + test, max(size), seed=7)
+    h, w = size
+    for split, ids, word in (("training", range(21, 21 + train), "training"),
+                             ("test", range(1, 1 + test), "test")):
+        for folder in ("images", "1st_manual", "mask"):
+            (root / split / folder).mkdir(parents=True, exist_ok=True)
+        for index, number in enumerate(ids):
+            sample = index + (0 if split == "training" else train)
+            gray = (images[sample, :h, :w, 0] * 255).astype(np.uint8)
+            rgb = np.stack([gray, gray // 2, 255 - gray], axis=-1)
+            Image.fromarray(rgb).save(root / split / "images" / f"{number:02d}_{word}.tif",
+                                      compression="tiff_lzw")
+            vessels = (masks[sample, :h, :w] > 0).astype(np.uint8) * 255
+            Image.fromarray(vessels).save(root / split / "1st_manual" / f"{number:02d}_manual1.gif")
+            Image.fromarray(np.full((h, w), 255, np.uint8)).save(
+                root / split / "mask" / f"{number:02d}_{word}_mask.gif")
+    return root

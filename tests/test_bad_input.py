@@ -5,9 +5,11 @@ same bytes, nothing new (no output folder left behind)."""
 
 import hashlib
 import re
+import zipfile
 
 import numpy as np
 import pytest
+import tifffile
 from fixtures import isbi_png_layout
 from PIL import Image
 
@@ -24,9 +26,12 @@ from zoo.data import (
     unet_weight_map,
     with_context,
 )
+from zoo.data.io import page_count, read_image, read_images, read_masks, read_pages
 from zoo.evaluation import class_scores, dice_score, info_scores, iou_score, isbi_scores
 from zoo.kaggle import rle_decode, rle_encode
 from zoo.postprocess import watershed_boundaries
+from zoo.saving import load_model
+from zoo.training import resolve
 
 RNG = np.random.default_rng(0)
 MASK = (RNG.random((1, 32, 32, 1)) > 0.5).astype("float32")
@@ -71,6 +76,39 @@ def train(tmp, **kw):
         model.compile("adam", losses.DiceLoss())
         return model
     return zoo.training.train(build, dataset(), tmp / "run", **{"steps": 1, **kw})
+
+
+ONE_HOT = np.eye(3, dtype="float32")[RNG.integers(0, 3, (1, 32, 32))]
+LOSSES = {"dice": losses.DiceLoss, "iou": losses.IoULoss, "focal": losses.FocalLoss,
+          "tversky": losses.TverskyLoss, "wce": losses.WeightedCrossEntropy,
+          "cldice": losses.ClDiceLoss, "hybrid": losses.HybridLoss}
+
+
+def _supervised(name="unet_plus_plus"):
+    if name not in _CACHE:
+        _CACHE[name] = zoo.build(name, input_shape=(32, 32, 1), depth=2,
+                                 deep_supervision=True, encoder_options={"filters": 2})
+    return _CACHE[name]
+
+
+def settings(**given):
+    return resolve({"data": "somewhere", **given})
+
+
+def _shape_cases():
+    """Every loss given a prediction without its channel axis, and a 1-channel prediction
+    for a 3-channel one-hot target."""
+    cases = []
+    for name, loss in LOSSES.items():
+        cases += [
+            (f"{name} (B, H, W) prediction", lambda t, loss=loss: loss()(MASK[..., 0],
+                                                                        PROBS[..., 0]),
+             ValueError, r"y_pred \(1, 32, 32\) must be \(B, H, W, C\)"),
+            (f"{name} 1-channel prediction for a 3-channel one-hot target",
+             lambda t, loss=loss: loss()(ONE_HOT, PROBS), ValueError,
+             "has 3 channels \\(one-hot\\) but y_pred .* has 1"),
+        ]
+    return cases
 
 
 # (id, call(tmp), exception, words)
@@ -253,6 +291,153 @@ API = [
      "order"),
     ("rle odd number of values", lambda t: rle_decode("1 2 3", (4, 4)), ValueError, "pairs"),
     ("rle run beyond the image", lambda t: rle_decode("10 20", (4, 4)), ValueError, "16"),
+    # files: one reader, every format refused by name
+    ("image signed int16", lambda t: read_images(t / "files" / "signed.tif"), ValueError,
+     "signed.tif holds signed int16 pixels"),
+    ("image float beyond 0..255", lambda t: read_images(t / "files" / "float300.tif"),
+     ValueError, "float300.tif holds float pixels in \\[0, 300\\]"),
+    ("image fractional float 0..200", lambda t: read_images(t / "files" / "float200.tif"),
+     ValueError, "float200.tif holds float pixels.*rescale"),
+    ("image NaN", lambda t: read_images(t / "files" / "nan.tif"), ValueError,
+     "nan.tif holds 1 NaN"),
+    ("image truncated GIF", lambda t: read_images(t / "files" / "trunc.gif"), ValueError,
+     "trunc.gif is not a readable image"),
+    ("image empty file", lambda t: read_images(t / "files" / "empty.png"), ValueError,
+     "empty.png is not a readable image"),
+    ("image text named .png", lambda t: read_images(t / "files" / "text.png"), ValueError,
+     "text.png is not a readable image"),
+    ("image corrupt JPEG", lambda t: read_images(t / "files" / "corrupt.jpg"), ValueError,
+     "corrupt.jpg is not a readable image"),
+    ("image corrupt BMP", lambda t: read_images(t / "files" / "corrupt.bmp"), ValueError,
+     "corrupt.bmp is not a readable image"),
+    ("image missing", lambda t: read_images(t / "files" / "none.png"), FileNotFoundError,
+     "none.png"),
+    ("image where one page is expected", lambda t: read_image(t / "files" / "stack2.tif"),
+     ValueError, "stack2.tif holds 2 pages"),
+    ("pages of an unknown palette mode",
+     lambda t: read_pages(t / "files" / "colour.png", palette="rgb"), ValueError, "palette"),
+    ("page count of a corrupt TIFF", lambda t: page_count(t / "corrupt" / "s.tif"),
+     ValueError, "s.tif is not a readable image"),
+    ("mask JPEG as a class map",
+     lambda t: read_masks(t / "files" / "mask.jpg", binary=False), ValueError,
+     "mask.jpg: JPEG compression changes class ids"),
+    ("mask colours without a table",
+     lambda t: read_masks(t / "files" / "colour.png", binary=False), ValueError,
+     "colour.png is a colour mask with 3 colours: pass colors="),
+    ("mask colour not in the table",
+     lambda t: read_masks(t / "files" / "colour.png", binary=False,
+                          colors={(0, 0, 0): 0, (255, 0, 0): 1}), ValueError,
+     "colour.png uses colours not in colors"),
+    ("mask class ids above 255",
+     lambda t: read_masks(t / "files" / "class300.tif", binary=False), ValueError,
+     "class300.tif holds values outside the class ids 0..255"),
+    ("mask NaN", lambda t: read_masks(t / "files" / "nan.tif"), ValueError,
+     "nan.tif holds NaN"),
+    ("mask missing", lambda t: read_masks(t / "files" / "none.png"), FileNotFoundError,
+     "none.png"),
+    ("folder sizes differ", lambda t: load_folder(*_pair_dirs(t, "sizes")), ValueError,
+     "a.png is \\(16, 16\\), its image a.png is \\(32, 32\\)"),
+    ("folder pages differ", lambda t: load_folder(*_pair_dirs(t, "pages")), ValueError,
+     "a.tif has 2 pages but its mask a.tif has 3"),
+    ("folder two images with one id", lambda t: load_folder(*_pair_dirs(t, "dup"), key="id"),
+     ValueError, "two images have the key 'a'"),
+    ("folder images and masks together without a suffix",
+     lambda t: load_folder(t / "together", t / "together"), ValueError,
+     "mask_suffix='_mask'"),
+    ("folder JPEG class maps",
+     lambda t: load_folder(*_pair_dirs(t, "jpeg"), binary=False), ValueError,
+     "JPEG compression changes class ids"),
+    ("folder colour masks without a table",
+     lambda t: load_folder(*_pair_dirs(t, "colour"), binary=False), ValueError,
+     "colour mask with 3 colours"),
+    ("folder invalid key regex", lambda t: load_folder(*_pair_dirs(t, "sizes"), key="(["),
+     ValueError, "not a valid regex"),
+    ("folder key regex that does not match",
+     lambda t: load_folder(*_pair_dirs(t, "sizes"), key=r"\d+"), ValueError,
+     "does not match the file name 'a'"),
+    ("folder masks missing",
+     lambda t: load_folder(t / "pairs" / "sizes" / "images", t / "nowhere"),
+     FileNotFoundError, "nowhere"),
+    # model files
+    ("load a missing model", lambda t: load_model(t / "models" / "none.keras"),
+     FileNotFoundError, "none.keras"),
+    ("load an .h5 file", lambda t: load_model(t / "models" / "old.h5"), ValueError,
+     "old.h5 is not a .keras file"),
+    ("load a zip without config.json", lambda t: load_model(t / "models" / "nocfg.keras"),
+     ValueError, "nocfg.keras is a zip file without config.json"),
+    ("load a truncated model", lambda t: load_model(t / "models" / "trunc.keras"),
+     ValueError, "trunc.keras is not a Keras archive"),
+    ("load a text file", lambda t: load_model(t / "models" / "text.keras"), ValueError,
+     "text.keras is not a Keras archive"),
+    # shapes of losses and metrics
+    *_shape_cases(),
+    ("IoU(3) on a 1-channel map", lambda t: metric(metrics.IoU, num_classes=3), ValueError,
+     "num_classes=3 scores 3-channel predictions.*has 1 channel"),
+    ("Dice(3) on a 1-channel map", lambda t: metric(metrics.Dice, num_classes=3),
+     ValueError, "num_classes=3 scores 3-channel"),
+    ("PixelError(3) on a 1-channel map", lambda t: metric(metrics.PixelError, num_classes=3),
+     ValueError, "num_classes=3 scores 3-channel"),
+    ("IoU(1) on a 3-channel map",
+     lambda t: metric(metrics.IoU, MASK, np.full((1, 32, 32, 3), 1 / 3, "float32")),
+     ValueError, "num_classes=1 scores 1-channel predictions"),
+    ("IoU on a (B, H, W) map", lambda t: metric(metrics.IoU, MASK[..., 0], PROBS[..., 0]),
+     ValueError, "must be \\(B, H, W, C\\)"),
+    ("PixelError num_classes 0", lambda t: metrics.PixelError(num_classes=0), ValueError,
+     "num_classes must be a positive integer"),
+    ("PixelError num_classes -1", lambda t: metrics.PixelError(num_classes=-1), ValueError,
+     "num_classes"),
+    ("PixelError num_classes 2.5", lambda t: metrics.PixelError(num_classes=2.5), TypeError,
+     "num_classes"),
+    ("PixelError threshold 0", lambda t: metrics.PixelError(threshold=0), ValueError,
+     "threshold"),
+    ("Dice num_classes 0", lambda t: metrics.Dice(num_classes=0), ValueError,
+     "num_classes"),
+    ("deep supervision unknown output name",
+     lambda t: losses.deep_supervision(_supervised(), losses.DiceLoss(), {"head_l9": 1.0}),
+     ValueError, "weights name \\['head_l9'\\].*its outputs: \\['head_l1', 'head_l2'\\]"),
+    ("deep supervision U-Net 3+ unknown output name",
+     lambda t: losses.deep_supervision(_supervised("unet_3plus"), losses.DiceLoss(),
+                                       {"mask": 1.0}), ValueError, "weights name \\['mask'\\]"),
+    ("deep supervision weights of the wrong length",
+     lambda t: losses.deep_supervision(_supervised(), losses.DiceLoss(), [1.0]), ValueError,
+     "1 weights for the 2 segmentation outputs"),
+    ("prune to a level the model lacks", lambda t: zoo.prune(_supervised(), 5), ValueError,
+     "its levels are 1, 2"),
+    # options
+    ("encoder option filters 'abc'",
+     lambda t: zoo.unet((32, 32, 1), encoder_options={"filters": "abc"}), ValueError,
+     "filters='abc': encoder 'plain' takes an integer"),
+    ("encoder option filters 2.5",
+     lambda t: zoo.unet((32, 32, 1), encoder_options={"filters": 2.5}), ValueError,
+     "takes an integer"),
+    ("encoder option batch_norm 'yes'",
+     lambda t: zoo.unet((32, 32, 1), encoder_options={"batch_norm": "yes"}), ValueError,
+     "batch_norm='yes'.*True or False"),
+    ("encoder option unknown to the encoder",
+     lambda t: zoo.unet((32, 32, 1), encoder="resnet18", encoder_options={"filters": 8}),
+     TypeError, "got unexpected option"),
+    ("settings: unknown model option", lambda t: settings(model_options={"foo": 1}),
+     ValueError, "--model-option foo: model 'unet' takes no option"),
+    ("settings: model option set by its own flag",
+     lambda t: settings(model_options={"encoder": "resnet18"}), ValueError,
+     "set encoder with its own flag \\(--encoder\\)"),
+    ("settings: model option of the wrong type",
+     lambda t: settings(model_options={"dropout": "high"}), ValueError,
+     "dropout='high': model 'unet' takes a number"),
+    ("settings: deep supervision on U-Net", lambda t: settings(deep_supervision=True),
+     ValueError, "model 'unet' has no deep-supervision outputs; models with them"),
+    ("settings: deep supervision on FCN",
+     lambda t: settings(deep_supervision=True, model="fcn", encoder="vgg16"), ValueError,
+     "model 'fcn' has no deep-supervision outputs"),
+    ("settings: deep supervision on DeepLabV3+",
+     lambda t: settings(deep_supervision=True, model="deeplabv3_plus", encoder="resnet18"),
+     ValueError, "model 'deeplabv3_plus' has no deep-supervision"),
+    ("settings: encoder option of the wrong type",
+     lambda t: settings(encoder_options={"filters": "abc"}), ValueError,
+     "--encoder-option filters='abc'"),
+    ("settings: encoder option unknown to the encoder",
+     lambda t: settings(encoder="resnet18", encoder_options={"filters": 8}), ValueError,
+     "--encoder-option filters: encoder 'resnet18' takes no option"),
     # training
     ("train steps 0", lambda t: train(t, steps=0), ValueError, "steps"),
     ("train keep unknown", lambda t: train(t, keep="first"), ValueError, "keep"),
@@ -269,6 +454,94 @@ def _isbi_and_folder(root):
         (root / "corrupt" / sub).mkdir(parents=True)
         (root / "corrupt" / sub / "a.png").write_bytes(b"\x89PNG not really")
     (root / "corrupt" / "s.tif").write_bytes(b"II*\x00 broken")
+    _bad_files(root / "files")
+    _bad_pairs(root / "pairs")
+    _models(root / "models")
+    _maps(root)
+    together = root / "together"
+    together.mkdir()
+    Image.fromarray(GRAY8).save(together / "x.png")
+    Image.fromarray(TARGET * 255).save(together / "x_mask.png")
+
+
+GRAY8 = (IMAGE[..., 0] * 255).astype("uint8")
+
+
+def _bad_files(files):
+    files.mkdir()
+    tifffile.imwrite(files / "signed.tif", GRAY8.astype("int16") - 100)
+    tifffile.imwrite(files / "float300.tif", np.linspace(0, 300, 32 * 32, dtype="float32")
+                     .reshape(32, 32))
+    tifffile.imwrite(files / "float200.tif", IMAGE[..., 0] * 200)
+    nan = IMAGE[..., 0].copy()
+    nan[0, 0] = np.nan
+    tifffile.imwrite(files / "nan.tif", nan)
+    Image.fromarray(GRAY8).save(files / "good.gif")
+    (files / "trunc.gif").write_bytes((files / "good.gif").read_bytes()[:40])
+    (files / "empty.png").write_bytes(b"")
+    (files / "text.png").write_text("not an image")
+    (files / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken")
+    (files / "corrupt.bmp").write_bytes(b"BM broken")
+    tifffile.imwrite(files / "stack2.tif", np.stack([GRAY8, GRAY8]), photometric="minisblack")
+    Image.fromarray(TARGET * 255).save(files / "mask.jpg")
+    colour = np.zeros((32, 32, 3), "uint8")
+    colour[:8, :8] = (255, 0, 0)
+    colour[8:16, :8] = (0, 0, 128)
+    Image.fromarray(colour).save(files / "colour.png")
+    tifffile.imwrite(files / "class300.tif", TARGET.astype("uint16") * 300)
+
+
+def _bad_pairs(pairs):
+    def pair(name, image_file, mask_file, write_image, write_mask):
+        (pairs / name / "images").mkdir(parents=True)
+        (pairs / name / "masks").mkdir()
+        write_image(pairs / name / "images" / image_file)
+        write_mask(pairs / name / "masks" / mask_file)
+
+    def gray_png(path, side=32):
+        Image.fromarray(GRAY8[:side, :side]).save(path)
+
+    pair("sizes", "a.png", "a.png", gray_png, lambda p: gray_png(p, 16))
+    pair("pages", "a.tif", "a.tif",
+         lambda p: tifffile.imwrite(p, np.stack([GRAY8] * 2), photometric="minisblack"),
+         lambda p: tifffile.imwrite(p, np.stack([GRAY8] * 3), photometric="minisblack"))
+    pair("dup", "a_1.png", "a.png", gray_png, gray_png)
+    gray_png(pairs / "dup" / "images" / "a_2.png")
+    pair("jpeg", "a.png", "a.jpg", gray_png,
+         lambda p: Image.fromarray(TARGET * 255).save(p))
+    pair("colour", "a.png", "a.png", gray_png,
+         lambda p: p.write_bytes((pairs.parent / "files" / "colour.png").read_bytes()))
+
+
+def _maps(root):
+    """Probability maps paired with isbi/labels (00..02): good, beyond [0, 1], 3 classes;
+    and labels of another size."""
+    for folder in ("maps", "badmaps", "classmaps", "small"):
+        (root / folder).mkdir()
+    for name in ("00", "01", "02"):
+        Image.fromarray(np.full((32, 32), 30000, "uint16")).save(root / "maps" / f"{name}_prob.png")
+        tifffile.imwrite(root / "badmaps" / f"{name}_prob.tif", np.full((32, 32), 2.0, "float32"))
+        tifffile.imwrite(root / "classmaps" / f"{name}_prob.tif",
+                         np.full((32, 32, 3), 1 / 3, "float32"))
+        Image.fromarray(np.zeros((16, 16), "uint8")).save(root / "small" / f"{name}.png")
+
+
+def _pair_dirs(root, name):
+    return root / "pairs" / name / "images", root / "pairs" / name / "masks"
+
+
+def _models(models):
+    models.mkdir()
+    zoo.unet((None, None, 1), 1, depth=2, encoder_options={"filters": 2}).save(
+        models / "gray.keras")
+    zoo.unet((None, None, 1), 3, depth=2, encoder_options={"filters": 2}).save(
+        models / "classes.keras")
+    with zipfile.ZipFile(models / "nocfg.keras", "w") as archive:
+        archive.writestr("notes.txt", "a zip, not a model")
+    whole = (models / "gray.keras").read_bytes()
+    (models / "trunc.keras").write_bytes(whole[:len(whole) // 2])
+    (models / "text.keras").write_text("not a model")
+    (models / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +566,161 @@ def test_bad_input_raises_and_names_it(call, error, words, user_files):
     assert tree(user_files) == before
 
 
-def test_the_matrix_has_at_least_100_cases():
-    assert len(API) + len(CLI) >= 100
+def test_the_matrix_has_at_least_250_cases():
+    assert len(API) + len(CLI) >= 250
+
+
+# (name, argv after the shared part, words); {root}: the user's folder
+TRAIN_CASES = [
+    ("unknown model option", ["--model-option", "foo=1"],
+     "--model-option foo: model 'unet' takes no option"),
+    ("unknown U-Net++ option", ["--model", "unet_plus_plus", "--model-option", "foo=1"],
+     "model 'unet_plus_plus' takes no option"),
+    ("unknown FCN option", ["--model", "fcn", "--encoder", "vgg16", "--model-option",
+                            "foo=1"], "model 'fcn' takes no option"),
+    ("model option without a value", ["--model-option", "depth"], "expected KEY=VALUE"),
+    ("model option set by its own flag", ["--model-option", "encoder=resnet18"],
+     "its own flag \\(--encoder\\)"),
+    ("model option of the wrong type", ["--model-option", "padding=3"],
+     "padding=3: model 'unet' takes a string"),
+    ("deep supervision on U-Net", ["--deep-supervision"],
+     "--deep-supervision: model 'unet' has no deep-supervision outputs"),
+    ("deep supervision on FCN", ["--model", "fcn", "--encoder", "vgg16",
+                                 "--deep-supervision"], "model 'fcn' has no deep-supervision"),
+    ("deep supervision on DeepLabV3+", ["--model", "deeplabv3_plus", "--encoder", "resnet18",
+                                        "--deep-supervision"], "has no deep-supervision"),
+    ("encoder option filters=abc", ["--encoder-option", "filters=abc"],
+     "--encoder-option filters='abc': encoder 'plain' takes an integer"),
+    ("encoder option batch_norm=3", ["--encoder-option", "batch_norm=3"],
+     "batch_norm=3: encoder 'plain' takes True or False"),
+    ("--filters abc", ["--filters", "abc"], "argument --filters: invalid int value"),
+    ("encoder option unknown to ResNet", ["--encoder", "resnet18", "--encoder-option",
+                                          "width=3"], "encoder 'resnet18' takes no option"),
+    ("train slices backwards", ["--train-slices", "5-2"], "FIRST <= LAST"),
+    ("train slices not numbers", ["--train-slices", "a-b"], "slices 'a-b'"),
+    ("validation slices beyond the data", ["--val-slices", "9"], "slice 9 requested"),
+    ("unknown layout", ["--layout", "coco"], "invalid choice: 'coco'"),
+    ("unknown model", ["--model", "segformer"], "segformer"),
+    ("unknown optimizer", ["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    ("unknown precision", ["--precision", "float8"], "invalid choice: 'float8'"),
+    ("unknown keep", ["--keep", "first"], "invalid choice: 'first'"),
+    ("lr not a number", ["--lr", "fast"], "invalid float value: 'fast'"),
+    ("lr 0", ["--lr", "0"], "lr must be > 0"),
+    ("batch size 0", ["--batch-size", "0"], "batch-size must be a positive integer"),
+    ("num classes 0", ["--num-classes", "0"], "num-classes must be a positive integer"),
+    ("ema 1", ["--ema", "1"], "ema is a momentum in \\[0, 1\\)"),
+    ("val fraction 0", ["--val-fraction", "0"], "val-fraction must be between 0 and 1"),
+    ("context -1", ["--context", "-1"], "context must be >= 0"),
+    ("val overlap above the tile", ["--val-overlap", "999"], "val-overlap must be in"),
+    ("rotate -5", ["--rotate", "-5"], "rotate must be >= 0"),
+    ("unknown preset", ["--preset", "isbi2012/fastest"], "isbi2012/fastest"),
+    ("resume with a preset", ["--resume", "--preset", "isbi2012/quick"],
+     "--resume continues with the run's own config.toml"),
+    ("more classes than the isbi layout holds", ["--num-classes", "4"],
+     "the isbi layout has one foreground class"),
+    ("context on a folder layout", ["--layout", "folder", "--context", "1"], "context"),
+    ("postprocess on a folder", ["--data", "{root}/pairs/sizes", "--postprocess",
+                                 "watershed"], "postprocess watershed closes membrane maps"),
+    ("images and masks together without a suffix",
+     ["--data", "{root}/together", "--images", ".", "--masks", "."],
+     "--mask-suffix _mask"),
+    ("JPEG class maps", ["--data", "{root}/pairs/jpeg", "--num-classes", "3"],
+     "JPEG compression changes class ids"),
+    ("a data file, not a folder", ["--data", "{root}/files/good.gif"], "good.gif"),
+]
+PREDICT_CASES = [
+    ("a zip without config.json", ["{root}/models/nocfg.keras", "{root}/isbi/test"],
+     "nocfg.keras is a zip file without config.json"),
+    ("a truncated model", ["{root}/models/trunc.keras", "{root}/isbi/test"],
+     "trunc.keras is not a Keras archive"),
+    ("a text file named .keras", ["{root}/models/text.keras", "{root}/isbi/test"],
+     "text.keras is not a Keras archive"),
+    ("an .h5 model", ["{root}/models/old.h5", "{root}/isbi/test"], "old.h5 is not a .keras"),
+    ("input missing", ["{root}/models/gray.keras", "{root}/none.png"], "input not found"),
+    ("a folder without images", ["{root}/models/gray.keras", "{root}/models"],
+     "no images in"),
+    ("input not an image", ["{root}/models/gray.keras", "{root}/models/old.h5"],
+     "old.h5 is not an image"),
+    ("RGB image for a gray model", ["{root}/models/gray.keras", "{root}/files/colour.png"],
+     "colour.png has 3 channel"),
+    ("float image beyond 0..255", ["{root}/models/gray.keras", "{root}/files/float300.tif"],
+     "float300.tif holds float pixels"),
+    ("signed image", ["{root}/models/gray.keras", "{root}/files/signed.tif"],
+     "signed.tif holds signed int16"),
+    ("NaN image", ["{root}/models/gray.keras", "{root}/files/nan.tif"], "nan.tif holds 1 NaN"),
+    ("truncated GIF", ["{root}/models/gray.keras", "{root}/files/trunc.gif"],
+     "trunc.gif is not a readable image"),
+    ("a corrupt image in the folder", ["{root}/models/gray.keras", "{root}/corrupt/images"],
+     "a.png is not a readable image"),
+    ("threshold 0", ["{root}/models/gray.keras", "{root}/isbi/test", "--threshold", "0"],
+     "--threshold must be between 0 and 1"),
+    ("threshold 1.5", ["{root}/models/gray.keras", "{root}/isbi/test", "--threshold", "1.5"],
+     "--threshold must be between 0 and 1"),
+    ("unknown TTA", ["{root}/models/gray.keras", "{root}/isbi/test", "--tta", "rot90"],
+     "invalid choice: 'rot90'"),
+    ("unknown format", ["{root}/models/gray.keras", "{root}/isbi/test", "--format", "jpg"],
+     "invalid choice: 'jpg'"),
+    ("tile not a multiple of the stride",
+     ["{root}/models/gray.keras", "{root}/isbi/test", "--tile-size", "30"], "30x30 tiles"),
+    ("overlap above the tile", ["{root}/models/gray.keras", "{root}/isbi/test",
+                                "--tile-size", "32", "--overlap", "40"], "overlap"),
+    ("rle into a missing folder", ["{root}/models/gray.keras", "{root}/isbi/test", "--rle",
+                                   "{root}/nowhere/s.csv"], "folder .*nowhere does not exist"),
+    ("rle onto a folder", ["{root}/models/gray.keras", "{root}/isbi/test", "--rle",
+                           "{root}/isbi"], "is a folder; give a CSV file name"),
+    ("rle over an existing file", ["{root}/models/gray.keras", "{root}/isbi/test", "--rle",
+                                   "{root}/files/text.png"], "text.png exists"),
+    ("rle of a multi-class model", ["{root}/models/classes.keras", "{root}/isbi/test",
+                                    "--rle", "{root}/s.csv"],
+     "--rle encodes binary masks, but classes.keras predicts 3 classes"),
+    ("watershed of a multi-class model", ["{root}/models/classes.keras", "{root}/isbi/test",
+                                          "--watershed"], "drop --watershed"),
+]
+EVALUATE_CASES = [
+    ("labels missing", ["{root}/isbi/images", "{root}/nowhere"], "nowhere"),
+    ("a model without --images", ["{root}/models/gray.keras", "{root}/isbi/labels"],
+     "a model needs --images DIR"),
+    ("--images with a folder of maps", ["{root}/isbi/images", "{root}/isbi/labels",
+                                        "--images", "{root}/isbi/images"],
+     "--images goes with a model"),
+    ("a truncated model", ["{root}/models/trunc.keras", "{root}/isbi/labels", "--images",
+                           "{root}/isbi/images"], "trunc.keras is not a Keras archive"),
+    ("a multi-class model", ["{root}/models/classes.keras", "{root}/isbi/labels",
+                             "--images", "{root}/isbi/images"], "scores one foreground class"),
+    ("threshold 2", ["{root}/maps", "{root}/isbi/labels", "--threshold", "2"],
+     "--threshold must be between 0 and 1"),
+    ("json over an existing file", ["{root}/maps", "{root}/isbi/labels", "--json",
+                                    "{root}/files/text.png"], "text.png exists"),
+    ("maps without labels", ["{root}/maps", "{root}/together"], "have no mask in"),
+    ("maps of another size", ["{root}/maps", "{root}/small"], "is \\(32, 32\\) but its labels"),
+    ("maps beyond [0, 1]", ["{root}/badmaps", "{root}/isbi/labels"],
+     "00_prob.tif is not a probability map"),
+    ("maps of three classes", ["{root}/classmaps", "{root}/isbi/labels"],
+     "00_prob.tif holds 3 classes"),
+    ("a folder without maps", ["{root}/isbi/images", "{root}/isbi/labels"],
+     "no probability maps \\(NAME_prob\\)"),
+    ("unknown target", ["{root}/maps", "{root}/isbi/labels", "--target", "edges"],
+     "invalid choice: 'edges'"),
+]
+EXPORT_CASES = [
+    ("a zip without config.json", ["{root}/models/nocfg.keras", "--format", "keras", "--out",
+                                   "{root}/m.keras"], "nocfg.keras is a zip file without"),
+    ("a truncated model", ["{root}/models/trunc.keras", "--format", "keras", "--out",
+                           "{root}/m.keras"], "trunc.keras is not a Keras archive"),
+    ("an .h5 model", ["{root}/models/old.h5", "--format", "keras", "--out", "{root}/m.keras"],
+     "old.h5 is not a .keras file"),
+    ("over an existing file", ["{root}/models/gray.keras", "--format", "keras", "--out",
+                               "{root}/files/text.png"], "text.png exists"),
+    ("onto the model itself", ["{root}/models/gray.keras", "--format", "keras", "--out",
+                               "{root}/models/gray.keras"], "is the model itself"),
+    ("size multiple 0", ["{root}/models/gray.keras", "--format", "keras", "--out",
+                         "{root}/m.keras", "--size-multiple", "0"],
+     "--size-multiple must be a positive integer"),
+    ("unknown format", ["{root}/models/gray.keras", "--format", "tflite"],
+     "invalid choice: 'tflite'"),
+    ("into a folder that is a file", ["{root}/models/gray.keras", "--format", "keras",
+                                      "--out", "{root}/files/text.png/m.keras"], "text.png"),
+]
 
 
 # (id, argv with {root} for the user's folder, words in the one-line error)
@@ -317,6 +743,26 @@ CLI = [
      "none.keras"),
     ("evaluate predictions missing",
      ["evaluate", "{root}/nowhere", "{root}/isbi/labels"], "nowhere"),
+    *[(f"train {name}", ["train", "--data", "{root}/isbi", "--out", "{root}/run", *SPLIT,
+                         *argv], words) for name, argv, words in TRAIN_CASES],
+    *[(f"predict {name}", ["predict", *argv[:2], "--out", "{root}/pred", *argv[2:]], words)
+      for name, argv, words in PREDICT_CASES],
+    *[(f"evaluate {name}", ["evaluate", *argv], words) for name, argv, words in EVALUATE_CASES],
+    *[(f"export {name}", ["export", *argv], words) for name, argv, words in EXPORT_CASES],
+    ("plot a missing run", ["plot", "{root}/nowhere", "--out", "{root}/c.png"], "nowhere"),
+    ("plot to an unknown picture format", ["plot", "{root}/isbi", "--out", "{root}/c.gif"],
+     "--out must end in .png, .svg or .pdf"),
+    ("plot over an existing file", ["plot", "{root}/isbi", "--out", "{root}/files/good.gif"],
+     "good.gif exists"),
+    ("bench --num-classes without --data", ["bench", "--num-classes", "3", "--list"],
+     "--num-classes applies to a folder of your own"),
+    ("bench data missing", ["bench", "--data", "{root}/nowhere", "--list"], "nowhere"),
+    ("bench unknown backend", ["bench", "--backends", "mxnet"], "invalid choice: 'mxnet'"),
+    ("bench config missing", ["bench", "--config", "{root}/none.toml", "--list"],
+     "none.toml"),
+    ("data fetch unknown set", ["data", "fetch", "coco"], "invalid choice: 'coco'"),
+    ("unknown command", ["fit"], "invalid choice: 'fit'"),
+    ("no command", [], "required: command"),
 ]
 
 

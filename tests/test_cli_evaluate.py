@@ -98,3 +98,20 @@ def test_unpaired_maps_and_wrong_sizes_exit_2(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(labels / "b.png")
     assert main(["evaluate", str(maps), str(labels)]) == 2
     assert "b_prob.png is (32, 40) but its labels b.png are (8, 8)" in capsys.readouterr().err
+
+
+def test_empty_labels_score_iou_by_the_empty_rule_and_skip_v_rand_with_a_note(tmp_path,
+                                                                               capsys):
+    maps, labels = _layout(tmp_path, lambda mask: mask.astype(float))
+    empty = np.zeros((32, 40), np.uint8)
+    Image.fromarray(empty).save(labels / "c.png")
+    Image.fromarray(empty.astype(np.uint16)).save(maps / "c_prob.png")  # empty, predicted empty
+    Image.fromarray(empty).save(labels / "d.png")
+    Image.fromarray(np.full((32, 40), 65535, np.uint16)).save(maps / "d_prob.png")  # all wrong
+    assert main(["evaluate", str(maps), str(labels), "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "skip 2 of 4 image(s) whose labels hold no object (c, d)" in out
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert record["images"]["c"]["iou"] == 1 and record["images"]["d"]["iou"] == 0
+    assert record["images"]["c"]["v_rand"] is None and record["no_object"] == ["c", "d"]
+    assert record["mean"]["v_rand"] == 1 and record["mean"]["iou"] == 0.75

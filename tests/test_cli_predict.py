@@ -150,7 +150,7 @@ def _rgb_png(path):
 
 @pytest.mark.parametrize("make_input,extra,words", [
     (_rgb_png, [], "has 3 channel.*takes 1: convert"),
-    (_float_tiff, [], r"x.tif must be float in \[0, 1\].*divide by 255"),
+    (_float_tiff, [], r"x.tif holds float pixels in \[.*must be in \[0, 1\].*rescale"),
     (lambda p: p / "missing.png", [], "input not found"),
     (_rgb_png, ["--threshold", "1.5"], "--threshold must be between 0 and 1"),
 ])

@@ -4,15 +4,19 @@ bad input (exit 2, one line, nothing of the user's touched, no folder left behin
 import hashlib
 import json
 import re
+import shlex
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from fixtures import ctc_layout, isbi_png_layout, isbi_tiff_layout
+from fixtures import ctc_layout, drive_layout, isbi_png_layout, isbi_tiff_layout
 from PIL import Image
 
 from zoo.cli import main
 from zoo.training import read_config
+
+README = Path(__file__).parents[1] / "README.md"
 
 TINY = ["--filters", "4", "--model-option", "depth=2", "--patch", "32", "--steps", "4",
         "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]
@@ -254,3 +258,115 @@ def test_a_config_with_unknown_settings_is_refused(tmp_path, isbi, capsys):
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
     assert "setting lr = 'fast': expected a float like the default 0.001" in (
         capsys.readouterr().err)
+
+
+def readme_commands(*words: str) -> list[list[str]]:
+    """The README's ``zoo`` command lines that contain every one of ``words``, as argv."""
+    lines = [line.split("#")[0] for line in README.read_text().splitlines()]
+    return [shlex.split(line)[1:] for line in lines
+            if line.startswith("zoo ") and all(word in line for word in words)]
+
+
+def test_the_readme_drive_commands_train_predict_and_evaluate(tmp_path, monkeypatch, capsys):
+    """DRIVE as it ships (LZW RGB TIFF images, GIF manual masks, a field-of-view mask
+    folder beside them), run with the README's own commands (the training made tiny)."""
+    drive_layout(tmp_path / "DRIVE")
+    monkeypatch.chdir(tmp_path)
+    commands = readme_commands("drive")
+    assert [argv[0] for argv in commands] == ["train", "predict", "evaluate"]
+    train, predict, evaluate = commands
+    assert main([*train, *TINY]) == 0
+    assert "folder layout: 3 images train, 1 validate" in capsys.readouterr().out
+    assert main([*predict, "--tile-size", "32"]) == 0
+    assert sorted(p.name for p in (tmp_path / "drive-preds").glob("*_mask.png")) == [
+        "01_test_mask.png", "02_test_mask.png"]
+    assert main(evaluate) == 0
+    assert "| mean |" in capsys.readouterr().out
+
+
+def test_the_readme_one_folder_command_trains_on_image_and_mask_pairs(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    (tmp_path / "lgg").mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(
+            tmp_path / "lgg" / f"TCGA_CS_{i}.tif")
+        mask = np.zeros((40, 40), np.uint8)
+        mask[10:25, 8:30] = 255
+        Image.fromarray(mask).save(tmp_path / "lgg" / f"TCGA_CS_{i}_mask.tif")
+    monkeypatch.chdir(tmp_path)
+    (command,) = readme_commands("lgg")
+    assert main([*command, *TINY]) == 0
+    assert read_config(tmp_path / "runs" / "lgg" / "config.toml")["mask_suffix"] == "_mask"
+
+
+def test_resume_accepts_a_moved_data_folder_holding_the_same_files(isbi, tmp_path, capsys):
+    import shutil
+
+    data, out = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(isbi, data)
+    args = ["--train-slices", "0-2", "--val-slices", "3", *TINY]
+    assert main(["train", "--data", str(data), "--out", str(out), *args,
+                 "--train-minutes", "1e-6"]) == 0
+    moved = data.rename(tmp_path / "moved")
+    resume = ["train", "--out", str(out), "--resume", "--verbose", "0"]
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert "is gone; if it moved, pass --resume --data NEW_FOLDER" in err, err
+    other = tmp_path / "other"
+    shutil.copytree(moved, other)
+    (other / "images" / "00.png").write_bytes((other / "images" / "01.png").read_bytes()[:-9])
+    assert main([*resume, "--data", str(other)]) == 2
+    assert "its image files differ from the run's" in capsys.readouterr().err
+    assert main([*resume, "--data", str(moved), "--train-minutes", "0"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    assert read_config(out / "config.toml")["data"] == str(moved.resolve())
+
+
+def _weights(run):
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    return [np.asarray(w, np.float32) for w in model.get_weights()]
+
+
+def test_precision_auto_takes_float32_where_bfloat16_is_emulated(isbi, tmp_path, monkeypatch):
+    monkeypatch.setattr("zoo.machine.isa_flags", lambda: ["avx2", "fma"])
+    monkeypatch.setattr("zoo.machine.gpus", lambda: [])
+    out = tmp_path / "auto"
+    assert main(["train", "--data", str(isbi), "--out", str(out), "--train-slices", "0-2",
+                 "--val-slices", "3", "--precision", "auto", *TINY]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    (session,) = metrics["sessions"]
+    assert metrics["precision"] == "float32" and session["precision"]["step_s"] == {}
+    assert "neither AMX nor AVX-512 BF16" in session["precision"]["reason"]
+    assert read_config(out / "config.toml")["precision"] == "auto"
+
+
+def test_precision_auto_measures_where_bfloat16_is_native_and_trains_its_choice(
+        isbi, tmp_path, monkeypatch):
+    monkeypatch.setattr("zoo.machine.isa_flags", lambda: ["avx2", "fma", "amx_bf16"])
+    monkeypatch.setattr("zoo.machine.gpus", lambda: [])
+    args = ["--data", str(isbi), "--train-slices", "0-2", "--val-slices", "3", *TINY]
+    assert main(["train", "--out", str(tmp_path / "auto"), "--precision", "auto", *args]) == 0
+    metrics = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    choice = metrics["sessions"][0]["precision"]
+    assert set(choice["step_s"]) == {"float32", "mixed_bfloat16"}
+    assert choice["precision"] == min(choice["step_s"], key=choice["step_s"].get)
+    assert metrics["precision"] == choice["precision"] and "amx_bf16" in choice["reason"]
+    # the measurement leaves no trace: the run trains what the chosen precision trains
+    assert main(["train", "--out", str(tmp_path / "set"), "--precision", choice["precision"],
+                 *args]) == 0
+    for a, b in zip(_weights(tmp_path / "auto"), _weights(tmp_path / "set")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_precision_auto_is_not_measured_again_on_resume(tmp_path, monkeypatch):
+    from zoo.training.run import _auto_precision
+
+    chosen = {"precision": "mixed_bfloat16", "reason": "measured", "step_s": {}}
+    (tmp_path / "state.json").write_text(json.dumps(
+        {"step": 2, "sessions": [{"step": 0, "precision": chosen}, {"step": 2}]}))
+
+    def measure(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr("zoo.training.setup.choose_precision", measure)
+    assert _auto_precision({"xla": "on"}, tmp_path, True, None, None) == chosen

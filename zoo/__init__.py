@@ -4,7 +4,7 @@ Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`, :func:`fcn
 :func:`deeplabv3_plus`,
 :func:`prune`, :func:`predict_tiled`, :func:`count_flops`, :func:`build`, :func:`list_models`,
 :func:`list_encoders`, :func:`unfreeze_encoder`, :func:`unet_output_size`,
-:func:`unet_input_size`.
+:func:`unet_input_size`; trained checkpoints: :mod:`zoo.pretrained`.
 """
 
 import importlib
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so that ``import zoo`` and building a model stay light: these
 # need scipy, scikit-image, albumentations or tifffile (``zoo.data.weight_map`` ...).
-LAZY_MODULES = ("bench", "data", "evaluation", "postprocess", "training")
+LAZY_MODULES = ("bench", "data", "evaluation", "postprocess", "pretrained", "training")
 
 
 def __getattr__(name: str):
@@ -49,7 +49,7 @@ def list_models() -> list[str]:
 
 __all__ = [
     "build", "count_flops", "data", "deeplabv3_plus", "evaluation", "fcn", "get_encoder",
-    "list_encoders", "list_models", "losses", "metrics", "postprocess", "predict_tiled", "prune",
-    "training", "unet", "unet_3plus", "unet_plus_plus", "unet_input_size", "unet_output_size",
-    "unfreeze_encoder", "__version__",
+    "list_encoders", "list_models", "losses", "metrics", "postprocess", "predict_tiled",
+    "pretrained", "prune", "training", "unet", "unet_3plus", "unet_plus_plus",
+    "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
 ]

@@ -46,6 +46,23 @@ def probability(value, name: str) -> float:
     return float(value)
 
 
+def option_types(options: dict, defaults: dict, flag: str, owner: str) -> None:
+    """Each of ``options`` of its default's type: an integer where the default is one, a
+    number for a float, a bool for a bool, a string, a list or tuple; any value where the
+    default is None. Errors name ``flag`` (e.g. ``--encoder-option``) and ``owner``."""
+    for key, value in options.items():
+        default = defaults.get(key)
+        if default is None or value is None:
+            continue
+        kind = (int, float) if isinstance(default, float) else (
+            (list, tuple) if isinstance(default, (list, tuple)) else type(default))
+        if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, kind):
+            wanted = {"int": "an integer", "float": "a number", "bool": "True or False",
+                      "str": "a string"}.get(type(default).__name__, "a list")
+            raise ValueError(f"{flag} {key}={value!r}: {owner} takes {wanted} there, like "
+                             f"the default {default!r}")
+
+
 def finite(array, name: str) -> np.ndarray:
     """``array`` as numpy, refusing NaN and inf with their count."""
     array = np.asarray(array)
@@ -175,6 +192,31 @@ def same_size(true_shape, pred_shape) -> None:
         raise ValueError(f"y_true {tuple(true_shape)} and y_pred {tuple(pred_shape)} must have "
                          "the same height and width ((B, H, W) or (B, H, W, C) targets); a "
                          "valid-padding model's output is smaller: crop the targets to it")
+
+
+def pair_shapes(true_shape, pred_shape, num_classes: int | None = None,
+                name: str = "") -> None:
+    """Static shape rules of a loss's or metric's inputs (so they hold in a traced step
+    too): y_pred is (B, H, W, C); y_true shares H and W (:func:`same_size`) and is class
+    ids (B, H, W[, 1]) or one-hot with C channels; a metric's ``num_classes`` is C."""
+    true_shape, pred_shape = tuple(true_shape), tuple(pred_shape)
+    where = f"{name}: " if name else ""
+    if len(pred_shape) != 4:
+        raise ValueError(f"{where}y_pred {pred_shape} must be (B, H, W, C) with its channel "
+                         "axis (C = 1 for a sigmoid map, the class count for softmax): add it "
+                         "with y_pred[..., None]")
+    same_size(true_shape, pred_shape)
+    classes = pred_shape[-1]
+    channels = true_shape[-1] if len(true_shape) == 4 else 1
+    if classes is not None and channels not in (None, 1) and channels != classes:
+        raise ValueError(f"{where}y_true {true_shape} has {channels} channels (one-hot) but "
+                         f"y_pred {pred_shape} has {classes}: predict one channel per class, "
+                         "or give class ids (B, H, W) or (B, H, W, 1)")
+    if num_classes is not None and classes is not None and classes != num_classes:
+        kind = "a sigmoid map: num_classes=1" if classes == 1 else f"num_classes={classes}"
+        raise ValueError(f"{where}num_classes={num_classes} scores {num_classes}-channel "
+                         f"predictions, but y_pred {pred_shape} has {classes} channel(s) "
+                         f"({kind})")
 
 
 def concrete(tensor) -> np.ndarray | None:

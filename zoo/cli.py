@@ -84,8 +84,16 @@ def data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (exit code 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
+                  "--help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
+    parser = Parser(prog="zoo", description=__doc__)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -132,14 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2, one line)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return args.run(args)
-    except (ValueError, OSError) as error:  # OSError: missing, existing, unreadable files
+    except Exception as error:  # every failure: one line and exit code 2
         if args.debug:
             raise
-        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        print(f"zoo {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
+
+
+def one_line(error: BaseException, limit: int = 600) -> str:
+    """``error`` as one line: the message (prefixed by its type unless a ValueError or
+    an OSError, the user errors), whitespace collapsed, cut at ``limit`` characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, (ValueError, OSError)):
+        text = f"{type(error).__name__}: {text} (zoo --debug ... shows the traceback)"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ register = keras.saving.register_keras_serializable(package="zoo")
 
 def _as_target(y_true, y_pred):
     """Float32 targets shaped like ``y_pred`` (one-hot encodes class maps)."""
-    checks.same_size(y_true.shape, y_pred.shape)
+    checks.pair_shapes(y_true.shape, y_pred.shape)
     classes = y_pred.shape[-1]
     y_true = ops.cast(y_true, "float32")
     if len(y_true.shape) == len(y_pred.shape) - 1:
@@ -489,7 +489,16 @@ def deep_supervision(model: keras.Model, loss, weights=None,
     if weights is None:
         weights = {}
     elif not isinstance(weights, dict):
+        weights = list(weights)
+        if len(weights) != len(heads):
+            raise ValueError(f"deep_supervision: {len(weights)} weights for the "
+                             f"{len(heads)} segmentation outputs {heads}; give one per "
+                             "output, or a dict by output name")
         weights = dict(zip(heads, weights, strict=True))
+    unknown = sorted(set(weights) - set(heads))
+    if unknown:
+        raise ValueError(f"deep_supervision: weights name {unknown}, which are not "
+                         f"segmentation outputs of {model.name!r}; its outputs: {heads}")
     losses = {name: classification_loss if role == "classification" else loss
               for name, (role, _) in roles.items()}
     return {"loss": losses, "loss_weights": {name: float(weights.get(name, 1.0))

@@ -30,8 +30,8 @@ register = keras.saving.register_keras_serializable(package="zoo")
 
 def _one_hot_pair(y_true, y_pred, num_classes, threshold, from_logits):
     """Binarised (B, H, W, K) target and prediction, K = 1 (binary) or num_classes."""
+    checks.pair_shapes(y_true.shape, y_pred.shape, num_classes, "metric")
     checks.prediction_pair(y_true, y_pred, from_logits, "metric")
-    checks.same_size(y_true.shape, y_pred.shape)
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")
     if len(y_true.shape) == len(y_pred.shape) - 1:
@@ -131,6 +131,7 @@ class PixelError(keras.metrics.Metric):
     def __init__(self, num_classes: int = 1, threshold: float = 0.5, from_logits: bool = False,
                  name="pixel_error", dtype="float32"):
         super().__init__(name=name, dtype=dtype)
+        checks.positive_int(num_classes, "num_classes")
         checks.probability(threshold, "threshold")
         self.num_classes, self.threshold, self.from_logits = num_classes, threshold, from_logits
         self.wrong = self.add_variable(shape=(), initializer="zeros", name="wrong")

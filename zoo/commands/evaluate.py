@@ -11,7 +11,9 @@ ISBI 2012 convention: the model predicts the boundary (label 0, the membranes)
 and V_rand / V_info score the regions it encloses (``zoo.evaluation.isbi_scores``:
 best over binarisation thresholds, borders thinned). IoU, Dice and the pixel error
 (the fraction of pixels on the wrong side of ``--threshold``) score the predicted
-class at ``--threshold``.
+class at ``--threshold``. An image whose labels hold no object scores IoU and Dice 1
+when nothing is predicted, else 0; V_rand, V_info and the warping error skip it (with
+a note) and average over the other images.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.folders import mask_values, pair_files, read_pages
+from ..data.folders import pair_files
+from ..data.io import read_masks, read_pages
 from ..files import write_atomic
 
 SCORES = ("iou", "dice", "pixel_error", "v_rand", "v_info", "warping_error")
@@ -59,22 +62,32 @@ def run(args: argparse.Namespace) -> int:
     rows = {}
     for name, probs, label in pages:
         rows[name] = _scores(probs, label, args.target, args.threshold)
-    mean = {score: float(np.mean([row[score] for row in rows.values()])) for score in SCORES}
+    mean = {score: _mean([row[score] for row in rows.values()]) for score in SCORES}
     print(_table(rows, mean))
+    empty = [name for name, row in rows.items() if row["v_rand"] is None]
+    if empty:
+        print(f"V_rand, V_info and the warping error skip {len(empty)} of {len(rows)} image(s) "
+              f"whose labels hold no object ({', '.join(empty[:5])}"
+              f"{', ...' if len(empty) > 5 else ''}); their means are over the others. IoU "
+              "and Dice of an empty label are 1 for an empty prediction, else 0.")
     if args.json is not None:
         record = {"images": rows, "mean": mean, "target": args.target,
                   "threshold": args.threshold, "predictions": str(args.predictions),
-                  "labels": str(args.labels)}
+                  "labels": str(args.labels), "no_object": empty}
         write_atomic(args.json, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return 0
+
+
+def _mean(values: list) -> float | None:
+    """The mean of the scores defined (``None``: skipped for an image with no object)."""
+    defined = [v for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def _pages_to_score(args):
     """[(name, (H, W) foreground probabilities, (H, W) label image)] for every page."""
     model_given = args.predictions.suffix == ".keras"
     if model_given:
-        if not args.predictions.is_file():
-            raise FileNotFoundError(f"model file not found: {args.predictions}")
         if args.images is None:
             raise ValueError("a model needs --images DIR: the images to predict and score")
         pairs = pair_files(args.images, args.labels, key=args.key,
@@ -93,8 +106,7 @@ def _pages_to_score(args):
     for source, label_path in pairs:
         maps = predict(source) if predict else [_probabilities(p, source.name)
                                                 for p in read_pages(source)]
-        labels = [mask_values(label, True, None, label_path.name)
-                  for label in read_pages(label_path)]
+        labels = read_masks(label_path)
         if len(maps) != len(labels):
             raise ValueError(f"{source.name} has {len(maps)} pages but {label_path.name} has "
                              f"{len(labels)}")
@@ -108,22 +120,21 @@ def _pages_to_score(args):
 
 
 def _predictor(args):
-    import keras
-
-    import zoo  # noqa: F401  (registers zoo's layers for loading)
     from zoo.inference import predict_tiled
+    from zoo.models import mask_output
+    from zoo.saving import load_model
 
     from .predict import read_input
 
-    model = keras.saving.load_model(args.predictions, compile=False)
+    model = load_model(args.predictions)
+    classes = mask_output(model, model.output_shape)[-1]
+    if classes > 2:
+        raise ValueError(f"zoo evaluate scores one foreground class; {args.predictions.name} "
+                         f"predicts {classes} classes")
 
     def predict(path: Path) -> list[np.ndarray]:
         image, stack = read_input(path, model.input_shape[-1])
-        probs = predict_tiled(model, image, tta=args.tta, verbose=False)
-        if probs.shape[-1] > 2:
-            raise ValueError("zoo evaluate scores one foreground class; this model predicts "
-                             f"{probs.shape[-1]} classes")
-        foreground = probs[..., -1]
+        foreground = predict_tiled(model, image, tta=args.tta, verbose=False)[..., -1]
         return list(foreground) if stack else [foreground]
 
     return predict
@@ -147,21 +158,31 @@ def _probabilities(page: np.ndarray, name: str) -> np.ndarray:
 
 
 def _scores(probs: np.ndarray, label: np.ndarray, target: str, threshold: float) -> dict:
+    """One image's scores; V_rand, V_info and the warping error are ``None`` where the
+    labels hold no object (nothing to split or merge)."""
     from zoo.evaluation import dice_score, iou_score, isbi_scores
 
     truth = label if target == "object" else 1 - label
     predicted = probs > threshold
-    membranes = 1 - probs if target == "object" else probs
-    isbi = isbi_scores(label * 255, membranes)
-    return {"iou": iou_score(truth, probs, threshold), "dice": dice_score(truth, probs, threshold),
-            "pixel_error": float(np.mean(predicted != truth.astype(bool))),
-            "v_rand": float(isbi["v_rand"]), "v_info": float(isbi["v_info"]),
-            "warping_error": float(isbi["warping_error"])}
+    row = {"iou": iou_score(truth, probs, threshold), "dice": dice_score(truth, probs, threshold),
+           "pixel_error": float(np.mean(predicted != truth.astype(bool))),
+           "v_rand": None, "v_info": None, "warping_error": None}
+    if label.any():
+        membranes = 1 - probs if target == "object" else probs
+        isbi = isbi_scores(label * 255, membranes)
+        row.update({score: float(isbi[score]) for score in ("v_rand", "v_info",
+                                                            "warping_error")})
+    return row
 
 
 def _table(rows: dict, mean: dict) -> str:
     lines = ["| image | " + " | ".join(SCORES) + " |", "| --- |" + " --- |" * len(SCORES)]
     for name, row in [*rows.items(), ("mean", mean)]:
-        lines.append(f"| {name} | " + " | ".join(f"{row[s]:.{6 if s == 'warping_error' else 4}f}"
-                                                 for s in SCORES) + " |")
+        lines.append(f"| {name} | " + " | ".join(_shown(row[s], s) for s in SCORES) + " |")
     return "\n".join(lines)
+
+
+def _shown(value: float | None, score: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{6 if score == 'warping_error' else 4}f}"

@@ -47,8 +47,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model.is_file() or args.model.suffix != ".keras":
-        raise FileNotFoundError(f"model file not found or not a .keras file: {args.model}")
+    if not args.model.is_file():
+        raise FileNotFoundError(f"model file not found: {args.model}")
     out = args.out or args.model.with_name(args.model.stem + FORMATS[args.format])
     if out.resolve() == args.model.resolve():
         raise ValueError(f"--out {out} is the model itself; choose another path")
@@ -56,11 +56,9 @@ def run(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite")
     if args.size_multiple < 1:
         raise ValueError(f"--size-multiple must be a positive integer, got {args.size_multiple}")
-    import keras
+    from zoo.saving import load_model
 
-    import zoo  # noqa: F401  (registers zoo's layers for loading)
-
-    model = float32_model(keras.saving.load_model(args.model, compile=False))
+    model = float32_model(load_model(args.model))
     checked = []
 
     def write(path: Path) -> None:  # checked before it replaces anything

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import checks
-from ..data.io import IMAGE_SUFFIXES, list_images, read_image, read_stack, to_unit_float
+from ..data.io import IMAGE_SUFFIXES, list_images, page_count, read_images, read_pages
 from ..files import write_atomic
 
 RECORD = "predict.json"
@@ -35,22 +34,27 @@ def add_parser(commands) -> None:
                             "or a TIFF stack (overlap-tile inference, resumable)",
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", type=Path, help="a .keras model (saved by zoo or any fully "
-                   "convolutional Keras model)")
-    p.add_argument("input", type=Path, help="an image (PNG, JPEG, BMP, GIF, TIFF), a folder "
-                   "of them, or a multi-page TIFF stack")
+    p.add_argument("paths", type=Path, nargs="+", metavar="MODEL INPUT",
+                   help="a .keras model (saved by zoo or any fully convolutional Keras "
+                   "model), then an image (PNG, JPEG, BMP, GIF, TIFF), a folder of them or a "
+                   "multi-page stack; with --pretrained, the input only")
+    p.add_argument("--pretrained", metavar="NAME", help="a shipped checkpoint (zoo.pretrained."
+                   "list(), e.g. isbi2012/unet-quick) instead of MODEL; its card's inference "
+                   "settings apply unless given here")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="foreground probability above which a pixel is in the mask")
-    p.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation")
+    p.add_argument("--threshold", type=float,
+                   help="foreground probability above which a pixel is in the mask (0.5)")
+    p.add_argument("--tta", choices=["none", "flips", "d4"], help="test-time augmentation")
     p.add_argument("--tile-size", type=int, help="input tile side (default: the model's input "
                    "size, or 256 for models of any size)")
     p.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles "
                    "(default: a quarter of the tile)")
-    p.add_argument("--watershed", action="store_true",
+    p.add_argument("--watershed", action=argparse.BooleanOptionalAction,
                    help="the foreground is a boundary (membrane) probability: close its gaps "
-                   "with zoo.postprocess.watershed_boundaries (its defaults) before writing "
-                   "(one- or two-class models)")
+                   "with zoo.postprocess.watershed_boundaries before writing (one- or "
+                   "two-class models)")
+    p.add_argument("--watershed-sigma", type=float, help="--watershed: Gaussian smoothing "
+                   "(px) of the map first (1.0)")
     p.add_argument("--format", choices=["png", "tiff"], default="png",
                    help="probability maps as 16-bit PNG (foreground only) or float32 TIFF")
     p.add_argument("--overlay", action="store_true",
@@ -62,30 +66,62 @@ def add_parser(commands) -> None:
     p.set_defaults(run=run)
 
 
+DEFAULTS = {"threshold": 0.5, "tta": None, "tile_size": None, "overlap": None,
+            "watershed": False, "watershed_sigma": 1.0}
+
+
+def resolve(args: argparse.Namespace) -> None:
+    """``args.model`` and ``args.input`` from the positional paths (or ``--pretrained``),
+    and every setting not given: the checkpoint card's inference settings, else the
+    defaults."""
+    card = {}
+    if args.pretrained:
+        from zoo import pretrained
+
+        if len(args.paths) != 1:
+            raise ValueError(f"--pretrained {args.pretrained} takes the input only; got "
+                             f"{len(args.paths)} paths")
+        card = pretrained.card(args.pretrained)["inference"]
+        args.model, args.input = pretrained.path(args.pretrained), args.paths[0]
+    elif len(args.paths) != 2:
+        raise ValueError(f"give MODEL and INPUT (or --pretrained NAME INPUT); got "
+                         f"{len(args.paths)} path(s)")
+    else:
+        args.model, args.input = args.paths
+    for key, default in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, card.get(key, default))
+    if args.tta == "none":
+        args.tta = None
+
+
 def run(args: argparse.Namespace) -> int:
+    resolve(args)
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    if not args.model.is_file() or args.model.suffix != ".keras":
-        raise FileNotFoundError(f"model file not found or not a .keras file: {args.model}")
     inputs = _inputs(args.input)
-    if args.rle is not None and args.rle.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.rle} exists; choose another --rle path or --overwrite")
+    if args.rle is not None:
+        _check_rle_path(args.rle, args.overwrite)
     settings = {"model": str(args.model.resolve()), "threshold": args.threshold,
                 "tta": args.tta, "tile_size": args.tile_size, "overlap": args.overlap,
-                "watershed": args.watershed, "format": args.format}
+                "watershed": args.watershed, "watershed_sigma": args.watershed_sigma,
+                "format": args.format}
 
     import keras
 
-    import zoo  # noqa: F401  (registers zoo's layers for loading)
     from zoo.inference import predict_tiled
     from zoo.models import mask_output
+    from zoo.saving import load_model
 
-    model = keras.saving.load_model(args.model, compile=False)
+    model = load_model(args.model)
     channels = model.input_shape[-1]
     classes = mask_output(model, model.output_shape)[-1]  # the mask output's, as predicted
     if args.watershed and classes > 2:
         raise ValueError(f"--watershed closes a boundary map, but this model predicts "
                          f"{classes} classes; drop --watershed")
+    if args.rle is not None and classes > 2:
+        raise ValueError(f"--rle encodes binary masks, but {args.model.name} predicts "
+                         f"{classes} classes; drop --rle")
     created = not args.out.exists()
     _claim(args.out, settings, args.overwrite)
     progress = keras.utils.Progbar(len(inputs), unit_name="input")
@@ -105,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 probs = predict_tiled(model, image, tile_size=args.tile_size,
                                       overlap=args.overlap, tta=args.tta, verbose=False)
                 if args.watershed:
-                    probs = _closed(probs)
+                    probs = _closed(probs, args.watershed_sigma)
                 mask = _mask(probs, args.threshold)
                 _write_outputs(outputs, image, probs, mask, stack, args.overwrite)
                 masks.update(_named(mask, name, stack))
@@ -116,9 +152,6 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(args.out, ignore_errors=True)
         raise
     if args.rle is not None:
-        if any(m.max() > 1 for m in masks.values()):
-            raise ValueError("--rle encodes binary masks; this model predicts more than two "
-                             "classes")
         from zoo.kaggle import write_submission
 
         write_submission(args.rle, sorted(masks.items()), overwrite=args.overwrite)
@@ -140,13 +173,25 @@ def _inputs(path: Path) -> list[Path]:
     return [path]
 
 
+def _check_rle_path(path: Path, overwrite: bool) -> None:
+    """The submission file can be written: its folder exists, and it does not (or
+    ``overwrite``)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"--rle {path} is a folder; give a CSV file name")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--rle {path}: folder {path.parent} does not exist; create "
+                                "it or choose another path")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"--rle {path} exists; choose another path or --overwrite")
+
+
 def _claim(out: Path, settings: dict, overwrite: bool) -> None:
     """Make ``out`` ours: refuse a folder of other predictions unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file; give a folder")
     record = out / RECORD
     if record.is_file() and not overwrite:
-        previous = {"watershed": False,  # records written before --watershed existed
+        previous = {"watershed": False, "watershed_sigma": 1.0,  # records before these
                     **json.loads(record.read_text())}
         if previous != settings:
             changed = sorted(k for k in settings if previous.get(k) != settings[k])
@@ -161,15 +206,7 @@ def _claim(out: Path, settings: dict, overwrite: bool) -> None:
 
 
 def _is_stack(path: Path) -> bool:
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        return False
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        pages = [n for axis, n in zip(series.axes, series.shape, strict=True)
-                 if axis not in "YXS"]
-    return int(np.prod(pages)) > 1
+    return page_count(path) > 1
 
 
 def _outputs(out: Path, name: str, stack: bool, fmt: str, overlay: bool) -> dict[str, Path]:
@@ -182,14 +219,13 @@ def _outputs(out: Path, name: str, stack: bool, fmt: str, overlay: bool) -> dict
 
 
 def read_input(path: Path, channels: int) -> tuple[np.ndarray, bool]:
-    """An input file as floats in [0, 1]: ((H, W, C), False) or, for a multi-page TIFF,
+    """An input file as floats in [0, 1]: ((H, W, C), False) or, for a multi-page file,
     ((N, H, W, C), True); wrong ranges, NaN and channel counts raise ``ValueError``."""
-    stack = _is_stack(path)
-    image = read_stack(path) if stack else read_image(path)
-    image = checks.unit_image(to_unit_float(image), path.name)
-    gray = image.ndim == (3 if stack else 2)
-    if gray:
-        image = image[..., None]
+    pages = read_images(path)
+    stack = len(pages) > 1
+    if stack and len({page.shape for page in pages}) > 1:
+        raise ValueError(f"{path.name}: its pages differ in size; store one size per file")
+    image = np.stack(pages) if stack else pages[0]
     if image.shape[-1] != channels:
         raise ValueError(f"{path.name} has {image.shape[-1]} channel(s) (shape {image.shape}) "
                          f"but the model takes {channels}: convert the images (e.g. to "
@@ -197,12 +233,12 @@ def read_input(path: Path, channels: int) -> tuple[np.ndarray, bool]:
     return image, stack
 
 
-def _closed(probs: np.ndarray) -> np.ndarray:
+def _closed(probs: np.ndarray, sigma: float) -> np.ndarray:
     """(..., K <= 2) probabilities with the foreground (boundary) map closed by the
     seeded watershed; a two-class model's background stays its complement."""
     from zoo.postprocess import watershed_boundaries
 
-    closed = watershed_boundaries(probs[..., -1])
+    closed = watershed_boundaries(probs[..., -1], sigma=sigma)
     return np.stack([1 - closed, closed], axis=-1) if probs.shape[-1] == 2 else closed[..., None]
 
 
@@ -221,7 +257,8 @@ def _named(mask: np.ndarray, name: str, stack: bool) -> dict[str, np.ndarray]:
 
 
 def _read_masks(path: Path, name: str, stack: bool) -> dict[str, np.ndarray]:
-    mask = read_stack(path) if stack else read_image(path)
+    pages = read_pages(path, palette="indices")
+    mask = np.stack(pages) if stack else pages[0]
     return _named(np.where(mask == 255, 1, mask).astype(np.uint8), name, stack)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import read_image, to_unit_float, with_channel
+from .io import read_pages, with_channel
 from .weight_map import unet_weight_map
 
 
@@ -57,12 +57,14 @@ def load_ctc(root, sequence: str = "01") -> CTCData:
         pairs.append((int(match.group(1)), frame, seg))
     if not pairs:
         raise FileNotFoundError(f"no man_segNNN.tif annotations in {seg_dir}")
-    images = np.stack([_scale(read_image(f)) for _, f, _ in pairs])
-    labels = np.stack([read_image(s).astype(np.int32) for _, _, s in pairs])
+    images = np.stack([_scale(read_pages(f)[0]) for _, f, _ in pairs])
+    labels = np.stack([read_pages(s, palette="indices")[0].astype(np.int32)
+                       for _, _, s in pairs])
     return CTCData(with_channel(images), labels, [t for t, _, _ in pairs])
 
 
 def _scale(frame: np.ndarray) -> np.ndarray:
-    frame = to_unit_float(frame)
+    """A frame min-max scaled to [0, 1] (CTC frames use a fraction of their dtype)."""
+    frame = frame.astype(np.float32)
     lo, hi = float(frame.min()), float(frame.max())
     return (frame - lo) / (hi - lo) if hi > lo else np.zeros_like(frame)

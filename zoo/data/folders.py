@@ -6,9 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from .io import list_images, read_image, read_stack, to_unit_float
+from .io import list_images, read_images, read_masks
 
 LEADING_ID = r"^[^_\-. ]+"
 
@@ -27,13 +25,14 @@ def load_folder(images_dir, masks_dir, *, key: str | Callable[[str], str] | None
     maps that name to the key. Masks without an image are ignored; images
     without a mask, and two files with one key, are errors.
 
-    Files: PNG, JPEG, BMP, GIF and TIFF; integer images are scaled by their
-    dtype's range (16-bit by 65535). A multi-page TIFF image pairs with a
-    multi-page mask of as many pages and gives one sample per page. Masks:
-    grayscale, palette (the palette index is the class) or RGB(A) (alpha is
-    ignored; gray saved as RGB is read as gray). With ``binary`` (default) a
-    mask's foreground is every pixel that is not 0 (0/255 masks become 0/1);
-    otherwise the stored class values are kept, and colour masks need
+    Files are read by :mod:`zoo.data.io`'s rules: PNG, JPEG, BMP, GIF and TIFF
+    (LZW too); palette images as their colours, integers divided by their dtype's
+    maximum, alpha dropped. A multi-page image pairs with a mask of as many pages and
+    gives one sample per page. Masks: gray, palette (the index is the class), RGB(A)
+    (gray saved as RGB is gray; transparent pixels are background) or JPEG (thresholded
+    at mid-range, with a warning; refused as class maps). With ``binary`` (default) a
+    mask's foreground is every pixel that is not 0 (0/255 masks become 0/1); otherwise
+    the stored class values are kept, and colour masks need
     ``colors={(r, g, b): class_id}`` for each colour they use.
 
     Returns (images, masks): lists of (H, W, C) float32 arrays in [0, 1] and
@@ -42,17 +41,16 @@ def load_folder(images_dir, masks_dir, *, key: str | Callable[[str], str] | None
     pairs = pair_files(images_dir, masks_dir, key=key, mask_suffix=mask_suffix)
     images, masks = [], []
     for image_path, mask_path in pairs:
-        image_pages, mask_pages = read_pages(image_path), read_pages(mask_path)
+        image_pages = read_images(image_path)
+        mask_pages = read_masks(mask_path, binary=binary, colors=colors)
         if len(image_pages) != len(mask_pages):
             raise ValueError(f"{image_path.name} has {len(image_pages)} pages but its mask "
                              f"{mask_path.name} has {len(mask_pages)}")
         for image, mask in zip(image_pages, mask_pages, strict=True):
-            image = to_unit_float(image)
-            mask = mask_values(mask, binary, colors, mask_path.name)
             if mask.shape != image.shape[:2]:
                 raise ValueError(f"{mask_path.name} is {mask.shape}, its image "
                                  f"{image_path.name} is {image.shape[:2]}")
-            images.append(image[..., None] if image.ndim == 2 else image)
+            images.append(image)
             masks.append(mask)
     return images, masks
 
@@ -64,12 +62,20 @@ def pair_files(images_dir, masks_dir, *, key=None, mask_suffix: str = "",
     ``image_suffix``: only files whose name (without extension) ends with it are
     images, and it is removed before the key is taken (``"_prob"`` pairs
     ``zoo predict``'s ``NAME_prob.png`` with ``NAME.png``); ``what`` names the
-    images in errors.
+    images in errors. Images and masks may share one folder when ``mask_suffix`` tells
+    the masks apart (``NAME.tif`` + ``NAME_mask.tif``, e.g. the LGG MRI layout).
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     key_of = _key_function(key)
+    together = images_dir.resolve() == masks_dir.resolve()
+    if together and not mask_suffix:
+        raise ValueError(f"images and masks are both in {images_dir}: give the suffix that "
+                         "ends the masks' names (mask_suffix='_mask', --mask-suffix _mask)")
     masks_by_key = _by_key(list_images(masks_dir), key_of, strip=mask_suffix, what="masks")
-    images_by_key = _by_key(list_images(images_dir), key_of, strip=image_suffix, what=what)
+    image_paths = list_images(images_dir)
+    if together:
+        image_paths = [p for p in image_paths if not p.stem.endswith(mask_suffix)]
+    images_by_key = _by_key(image_paths, key_of, strip=image_suffix, what=what)
     if not images_by_key:
         raise FileNotFoundError(f"no {what} in {images_dir} (read: PNG, JPEG, BMP, GIF, TIFF"
                                 + (f"; names ending in {image_suffix!r}" if image_suffix else "")
@@ -117,42 +123,3 @@ def _by_key(paths: list[Path], key_of, *, strip: str, what: str) -> dict[str, Pa
                              "pass a key (a regex) that tells them apart")
         found[k] = path
     return found
-
-
-def read_pages(path: Path) -> list[np.ndarray]:
-    """The pages of a (multi-page) TIFF, or the one image of any other file."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        return list(read_stack(path))
-    return [read_image(path)]
-
-
-def mask_values(mask: np.ndarray, binary: bool, colors, name: str) -> np.ndarray:
-    """A stored mask -> (H, W) uint8: 0/1 with ``binary``, else class ids."""
-    if mask.ndim == 3:
-        rgb = mask[..., :3] if mask.shape[-1] in (3, 4) else mask[..., :1]
-        if (rgb == rgb[..., :1]).all():  # gray, stored as RGB or with an alpha channel
-            mask = rgb[..., 0]
-        elif binary:
-            return rgb.any(axis=-1).astype(np.uint8)
-        else:
-            return _colour_classes(rgb, colors, name)
-    if binary:
-        return (mask > 0).astype(np.uint8)
-    if mask.min(initial=0) < 0 or mask.max(initial=0) > 255 or (mask % 1).any():
-        raise ValueError(f"{name} holds values outside the class ids 0..255 "
-                         f"({mask.min()}..{mask.max()}); store class ids, or pass binary=True")
-    return mask.astype(np.uint8)
-
-
-def _colour_classes(rgb: np.ndarray, colors, name: str) -> np.ndarray:
-    found = {tuple(int(v) for v in c) for c in np.unique(rgb.reshape(-1, 3), axis=0)}
-    if colors is None:
-        raise ValueError(f"{name} is a colour mask with {len(found)} colours: pass "
-                         "colors={(r, g, b): class_id, ...} to map them, or binary=True")
-    unknown = sorted(found - {tuple(c) for c in colors})
-    if unknown:
-        raise ValueError(f"{name} uses colours not in colors: {unknown[:5]}")
-    classes = np.zeros(rgb.shape[:2], np.uint8)
-    for colour, class_id in colors.items():
-        classes[(rgb == np.asarray(colour)).all(axis=-1)] = class_id
-    return classes

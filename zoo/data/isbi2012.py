@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .context import with_context
-from .io import list_images, read_image, read_stack, to_unit_float, with_channel
+from .io import list_images, read_pages, read_stack, unit_pixels, with_channel
 from .locate import locate
 
 TRAIN_SLICES, VAL_SLICES = range(0, 20), range(20, 25)  # the split every preset and bench uses
@@ -79,7 +79,7 @@ def load_isbi2012(root=None, split: str = "train", slices=None,
         raise ValueError(f"slice {max(index)} requested but {root} has {len(images)} {split} "
                          f"slices (0..{len(images) - 1}); choose slices among them (the "
                          "commands: --train-slices, --val-slices)")
-    images = with_channel(to_unit_float(images[index]))
+    images = with_channel(unit_pixels(images[index], f"{split} images of {root}"))
     if context:
         if np.any(np.diff(index) != 1):
             raise ValueError(f"context={context} stacks adjacent sections, so the slices must "
@@ -99,11 +99,11 @@ def _png_layout(root: Path, split: str):
     paths = list_images(folder)
     if not paths:
         raise FileNotFoundError(f"no images in {folder}")
-    images = np.stack([read_image(p) for p in paths])
+    images = np.stack([read_pages(p)[0] for p in paths])
     if split == "test":
         return images, None
     label_paths = [root / "labels" / p.name for p in paths]
     missing = [str(p) for p in label_paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"labels missing for {len(missing)} images, e.g. {missing[0]}")
-    return images, np.stack([read_image(p) for p in label_paths])
+    return images, np.stack([read_pages(p, palette="indices")[0] for p in label_paths])

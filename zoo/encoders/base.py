@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import checks
+
 
 @dataclass(frozen=True)
 class EncoderFeatures:
@@ -94,5 +96,6 @@ class EncoderSpec:
                 f"encoder {self.name!r} got unexpected option(s) {sorted(unknown)}; "
                 f"it accepts: {accepted}"
             )
+        checks.option_types(options, self.options, "encoder_options", f"encoder {self.name!r}")
         return self.build(inputs, depth=depth, padding=padding, weights=weights,
                           output_stride=output_stride, **{**self.options, **options})

@@ -90,7 +90,9 @@ def prune(model: keras.Model, level: int) -> keras.Model:
     not need: the decoder nodes beyond the level and the deeper encoder levels
     (the nested ``encoder`` is cut after the maps the level reads). ``model`` must
     have deep-supervision outputs (``deep_supervision=True``); the outputs'
-    declared roles and levels (:func:`zoo.models.output_roles`) say which.
+    declared roles and levels (:func:`zoo.models.output_roles`) say which. With the
+    classification-guided module (``cgm=True``) the encoder stays whole: the gate
+    reads its deepest map.
     """
     roles = output_roles(model)
     levels = {lvl: name for name, (role, lvl) in roles.items()
@@ -105,7 +107,8 @@ def prune(model: keras.Model, level: int) -> keras.Model:
                        name=f"{model.name}_l{level}")
     encoder = model.get_layer("encoder")
     needed = level + 1  # X(0, level) reads the encoder maps X(0..level, 0)
-    if len(encoder.outputs) <= needed:
+    gated = any(role == "classification" for role, _ in roles.values())
+    if gated or len(encoder.outputs) <= needed:
         return head
 
     def share(layer):  # the same layers; the encoder cut after the maps the level reads

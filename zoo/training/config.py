@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import checks
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -85,8 +87,10 @@ SETTINGS = {
     "elastic_sigma": Setting(10.0, "augmentation: elastic displacement std in px (the "
                              "paper: 10)"),
     "seed": Setting(0, "seed of the weights, crops and augmentation"),
-    "precision": Setting("float32", "float32, mixed_float16 or mixed_bfloat16",
-                         ("float32", "mixed_float16", "mixed_bfloat16")),
+    "precision": Setting("float32", "float32, mixed_float16, mixed_bfloat16, or auto: "
+                         "mixed precision where the hardware has it and a measured step "
+                         "is faster (zoo.training.setup.choose_precision)",
+                         ("float32", "mixed_float16", "mixed_bfloat16", "auto")),
     # validation and the kept model
     "val_every": Setting(1, "validate every N checkpoints (0: only at the end)"),
     "val_tile": Setting(256, "validation: tile side of the overlap-tile inference (a "
@@ -258,11 +262,51 @@ def check(config: dict) -> dict:
     parse_loss_spec(config["loss"])
     import zoo
 
+    from ..registry import MODELS
+
     accepted = zoo.get_encoder(config["encoder"]).options
-    wrong = set(config["encoder_options"]) - set(accepted)
-    if wrong:
-        raise ValueError(f"encoder {config['encoder']!r} takes no option {sorted(wrong)}; it "
-                         f"takes {', '.join(sorted(accepted)) or 'none'}")
+    check_options(config["encoder_options"], accepted, "--encoder-option",
+                  f"encoder {config['encoder']!r}")
+    model_options = _keyword_defaults(MODELS.get(config["model"]))
+    check_options(config["model_options"], model_options, "--model-option",
+                  f"model {config['model']!r}")
+    if config["deep_supervision"] and not _has_deep_supervision(config["model"]):
+        having = [name for name in MODELS.names() if _has_deep_supervision(name)]
+        raise ValueError(f"--deep-supervision: model {config['model']!r} has no deep-"
+                         f"supervision outputs; models with them: {', '.join(having)}")
     if "filters" in accepted:  # the presets' base width, also in the saved settings
         config["encoder_options"] = {"filters": 32, **config["encoder_options"]}
     return config
+
+
+SET_BY_SETTINGS = ("input_shape", "num_classes", "encoder", "encoder_options",
+                   "encoder_weights", "deep_supervision")
+
+
+def _keyword_defaults(builder) -> dict:
+    """A model builder's options and their defaults (those settings do not set)."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(builder).parameters.items()
+            if name not in SET_BY_SETTINGS}
+
+
+def _has_deep_supervision(model: str) -> bool:
+    import inspect
+
+    from ..registry import MODELS
+
+    return "deep_supervision" in inspect.signature(MODELS.get(model)).parameters
+
+
+def check_options(options: dict, defaults: dict, flag: str, owner: str) -> None:
+    """``options`` must be among ``defaults``' names, each of its default's type
+    (:func:`zoo.checks.option_types`); errors name ``flag`` and ``owner``."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        settable = [k for k in unknown if k in SET_BY_SETTINGS]
+        hint = (f"; set {', '.join(settable)} with its own flag (--{settable[0].replace('_', '-')})"
+                if settable else "")
+        raise ValueError(f"{flag} {unknown[0]}: {owner} takes no option {unknown}; it takes "
+                         f"{', '.join(sorted(defaults)) or 'none'}{hint}")
+    checks.option_types(options, defaults, flag, owner)

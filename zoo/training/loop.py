@@ -29,6 +29,7 @@ from .. import checks
 from ..evaluation import class_scores, dice_score, iou_score, isbi_scores
 from ..files import write_atomic, write_json_atomic
 from ..inference import predict_tiled
+from ..saving import load_model
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
 STAGED = ".checkpoint.staged.keras"
@@ -347,7 +348,7 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
         raise FileExistsError(f"{run_dir} holds files of a run ({listed}) but no {CHECKPOINT} "
                               "to resume from; choose another output directory")
     if state is not None:
-        model = keras.saving.load_model(run_dir / CHECKPOINT)
+        model = load_model(run_dir / CHECKPOINT, compile=True, what="checkpoint")
         restore_dropout_rng(model, state.get("rng", []))
         if verbose:
             print(f"resuming after step {state['step']} ({run_dir / CHECKPOINT})", flush=True)
@@ -356,8 +357,8 @@ def _train(build, dataset, run_dir, steps, validation, resume, budget_s, keep, t
     else:
         (run_dir / BEST).unlink(missing_ok=True)  # from a first pass cut before its checkpoint
         model, state = build(), new_state()
-        if config is not None:
-            write_config(run_dir / CONFIG, config)
+    if config is not None:  # on resume too: a moved data folder, the runtime settings
+        write_config(run_dir / CONFIG, config)
     if jit_compile is not None:
         model.jit_compile = jit_compile
     if session is not None:
@@ -412,7 +413,7 @@ def _finish(model, run_dir, state, validation, keep, tta, info, verbose) -> dict
     best = run_dir / BEST
     save_model_atomic(model, run_dir / LAST)
     if keep == "best" and best.is_file():
-        model = keras.saving.load_model(best)
+        model = load_model(best, compile=True, what="best model")
     record = {"steps": state["step"], "train_s": state["train_s"], "wall_s": state["wall_s"],
               "keep": keep}
     if validation is not None:
