@@ -354,7 +354,7 @@ def test_precision_auto_measures_where_bfloat16_is_native_and_trains_its_choice(
     # the measurement leaves no trace: the run trains what the chosen precision trains
     assert main(["train", "--out", str(tmp_path / "set"), "--precision", choice["precision"],
                  *args]) == 0
-    for a, b in zip(_weights(tmp_path / "auto"), _weights(tmp_path / "set")):
+    for a, b in zip(_weights(tmp_path / "auto"), _weights(tmp_path / "set"), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

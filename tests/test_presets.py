@@ -66,8 +66,8 @@ def test_the_isbi_presets_hold_their_measured_values(name):
     assert config["watershed_sigma"] == (0.0 if quick else 1.0)
     assert (config["val_tile"], config["val_overlap"]) == ((256, 64) if quick else (640, 128))
     assert config["encoder_options"] == {"filters": 32 if amx else 16}
-    assert (config["precision"], config["xla"]) == (
-        ("mixed_bfloat16", "off") if amx else ("float32", "on"))
+    precision = "mixed_bfloat16" if amx else "float32" if quick else "auto"
+    assert (config["precision"], config["xla"]) == (precision, "off" if amx else "on")
     assert config["train_minutes"] == (15.0 if quick else 120.0)
 
 

@@ -82,3 +82,23 @@ def test_card_scores_are_recomputed_on_the_validation_slices(name):
     for mode, scores in card["scores"].items():
         for key, value in scores.items():
             assert found[mode][key] == pytest.approx(value, abs=2e-3), (mode, key)
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_shelf_and_stays_small(tmp_path):
+    """Every checkpoint, card and page is package data, and the wheel fits a Kaggle
+    notebook's upload (under 50 MB)."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                    str(tmp_path), str(root)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    assert wheel.stat().st_size < 50e6
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in NAMES:
+        for suffix in (".keras", ".json", ".md"):
+            assert f"zoo/pretrained/{name}{suffix}" in names

@@ -51,8 +51,9 @@ def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS) -> Path:
         "steps": record["steps"], "train_s": round(record["train_s"], 1),
         "machine": session["machine"], "matmul_gflops": session.get("matmul_gflops"),
         "versions": _versions(keras),
-        "inference": inference_settings(config),
+        "inference": inference_settings(config, _scores(record)),
         "scores": _scores(record),
+        "tta_mode": record["tta"]["mode"] if "tta" in record else None,
         "file": target.name, "bytes": target.stat().st_size, "sha256": sha256(target),
         "reference": {"input": "reference_input(): synthetic_cells(1, 64, seed=0)",
                       "probabilities": reference_probabilities(model).tolist()},
@@ -78,10 +79,17 @@ def reference_probabilities(model) -> np.ndarray:
     return np.round(np.asarray(probs, np.float64)[0, ::8, ::8, -1], 6)
 
 
-def inference_settings(config: dict) -> dict:
-    """The inference a run validated with: ``zoo predict``'s settings for its model."""
+def inference_settings(config: dict, scores: dict | None = None) -> dict:
+    """``zoo predict``'s settings for a run's model: its validation tiles, watershed and
+    test-time augmentation, the latter only where it scored higher on validation
+    (V_rand after the watershed, else V_rand) than one pass; a final run, which has no
+    validation scores, keeps its preset's."""
+    tta = config["tta"] or None
+    if tta and scores and "tta" in scores:
+        key = "post_v_rand" if "post_v_rand" in scores["plain"] else "v_rand"
+        tta = tta if scores["tta"][key] > scores["plain"][key] else None
     return {"tile_size": config["val_tile"], "overlap": config["val_overlap"],
-            "tta": config["tta"] or None, "watershed": config["postprocess"] == "watershed",
+            "tta": tta, "watershed": config["postprocess"] == "watershed",
             "watershed_sigma": config["watershed_sigma"], "threshold": 0.5}
 
 
@@ -102,7 +110,7 @@ def recompute_scores(model, card: dict, data_root) -> dict:
     post = (partial(watershed_boundaries, sigma=settings["watershed_sigma"])
             if settings["watershed"] else None)
     scores = {}
-    for key, tta in (("plain", None), ("tta", settings["tta"])):
+    for key, tta in (("plain", None), ("tta", card["tta_mode"])):
         if key == "tta" and tta is None:
             continue
         probs = predict_tiled(model, data.images, tile_size=settings["tile_size"],
@@ -140,7 +148,7 @@ def render(card: dict) -> str:
     """The card as Markdown."""
     scores = card["scores"]
     rows = []
-    for key, label in (("plain", "one pass"), ("tta", f"{card['inference']['tta']} TTA")):
+    for key, label in (("plain", "one pass"), ("tta", f"{card['tta_mode']} TTA")):
         if key in scores:
             s = scores[key]
             rows.append(f"| {label} | {s['v_rand']:.4f} | {s['v_info']:.4f} | "
@@ -150,7 +158,7 @@ def render(card: dict) -> str:
                if card["final"] else f"slices {card['train_slices']}")
     return "\n".join([
         f"# {card['name']}", "",
-        f"{card['model']} on the {card['encoder']} encoder "
+        f"`{card['model']}` on the `{card['encoder']}` encoder "
         f"({card['parameters']:,} parameters), trained on ISBI 2012 {trained} by the "
         f"`{card['preset']}` preset, seed {card['seed']}: {card['steps']} steps, "
         f"{card['train_s'] / 60:.1f} min of training on {card['machine']} "
@@ -158,7 +166,9 @@ def render(card: dict) -> str:
         f"    {card['command']}", "",
         f"Input: {card['input']}. Output: {card['output']}.",
         "Inference settings (`zoo predict --pretrained` applies them): "
-        + ", ".join(f"{k} {v}" for k, v in card["inference"].items()) + ".", "",
+        + ", ".join(f"{k} {v}" for k, v in card["inference"].items())
+        + (f" (one pass: {card['tta_mode']} TTA scored lower on validation)"
+           if card["tta_mode"] and not card["inference"]["tta"] else "") + ".", "",
         f"Validation on slices {card['val_slices']}"
         + (" (trained on too: a final model)" if card["final"] else "") + ":", "",
         "| inference | V_rand | V_info | V_rand, watershed | V_info, watershed |",
