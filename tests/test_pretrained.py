@@ -30,7 +30,45 @@ def test_every_card_matches_its_file_and_its_reference_probabilities(name):
     assert model.input_shape[-1] == 1 and model.output_shape[-1] == 1
     found = reference_probabilities(model)
     np.testing.assert_allclose(found, card["reference"]["probabilities"], atol=1e-4)
-    assert set(card["scores"]) >= {"plain", "tta"} and card["terms"]
+    assert card["terms"] and "/" not in card["settings"].get("data", "")
+    assert card["final"] or set(card["scores"]) >= {"plain", "tta"}
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_a_finished_run_is_shelved_with_its_card(tmp_path, final):
+    from fixtures import isbi_png_layout
+
+    from zoo.pretrained.cards import shelve
+
+    isbi_png_layout(tmp_path / "isbi", n=4, size=64)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "isbi"), "--out", str(run),
+                 "--train-slices", "0-2", "--val-slices", "3", "--filters", "4",
+                 "--model-option", "depth=2", "--patch", "32", "--steps", "2",
+                 "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0",
+                 "--tta", "flips", "--postprocess", "watershed",
+                 *(["--final"] if final else [])]) == 0
+    card = json.loads(shelve(run, "set/tiny", shelf=tmp_path / "shelf").read_text())
+    keras_file = tmp_path / "shelf" / "set" / "tiny.keras"
+    assert card["sha256"] == pretrained.sha256(keras_file) and card["final"] is final
+    assert card["command"] == "zoo train --config config.toml --out runs/set/tiny"
+    assert card["settings"]["tta"] == "flips" and "data" not in card["settings"]
+    assert card["steps"] == 2 and card["precision"] == "float32"
+    page = (tmp_path / "shelf" / "set" / "tiny.md").read_text()
+    if final:  # nothing held out to score it on
+        assert card["scores"] == {} and card["inference"]["tta"] == "flips"
+        assert "No validation scores: a final model" in page
+    else:
+        assert set(card["scores"]) == {"plain", "tta"} and card["tta_mode"] == "flips"
+        assert {"v_rand", "post_v_rand"} <= set(card["scores"]["tta"])
+        better = card["scores"]["tta"]["post_v_rand"] > card["scores"]["plain"]["post_v_rand"]
+        assert card["inference"]["tta"] == ("flips" if better else None)
+        assert "| flips TTA |" in page
+    import keras
+
+    model = keras.saving.load_model(keras_file)
+    np.testing.assert_allclose(reference_probabilities(model),
+                               card["reference"]["probabilities"], atol=1e-4)
 
 
 def test_unknown_names_and_altered_files_are_refused(tmp_path, monkeypatch):

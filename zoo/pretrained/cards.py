@@ -19,19 +19,20 @@ ISBI_TERMS = ("ISBI 2012 challenge data: serial-section TEM of the Drosophila fi
               "2015, Front. Neuroanat. 9:142); cite both when using a model trained on it.")
 
 
-def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS) -> Path:
-    """Put the kept model of the finished run ``run_dir`` on the shelf as ``name``
+def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS, shelf=SHELF) -> Path:
+    """Put the kept model of the finished run ``run_dir`` on ``shelf`` as ``name``
     (``SET/MODEL``): ``NAME.keras`` without optimizer state, ``NAME.json`` (the card) and
-    ``NAME.md``. Returns the card's path."""
+    ``NAME.md``. Returns the card's path. A final run (trained on its validation slices
+    too) has no scores of its own; its card cites its preset's measured ones."""
     import keras
 
     from ..saving import load_model
-    from ..training import read_config
+    from ..training import preset_about, read_config
 
     run_dir = Path(run_dir)
     config = read_config(run_dir / "config.toml")
     record = json.loads((run_dir / "metrics.json").read_text())
-    target = SHELF / f"{name}.keras"
+    target = Path(shelf) / f"{name}.keras"
     target.parent.mkdir(parents=True, exist_ok=True)
     model = load_model(run_dir / "model.keras")  # not compiled: no optimizer state saved
     model.save(target)
@@ -48,20 +49,23 @@ def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS) -> Path:
         "train_slices": config["train_slices"], "val_slices": config["val_slices"],
         "final": config["final"], "preset": config["preset"], "seed": config["seed"],
         "command": _command(config, name),
+        "settings": {k: v for k, v in config.items() if k != "data"},
         "steps": record["steps"], "train_s": round(record["train_s"], 1),
+        "precision": record["precision"],
         "machine": session["machine"], "matmul_gflops": session.get("matmul_gflops"),
         "versions": _versions(keras),
         "inference": inference_settings(config, _scores(record)),
-        "scores": _scores(record),
+        "scores": {} if config["final"] else _scores(record),
         "tta_mode": record["tta"]["mode"] if "tta" in record else None,
+        "preset_measured": preset_about(config["preset"]) if config["preset"] else {},
         "file": target.name, "bytes": target.stat().st_size, "sha256": sha256(target),
         "reference": {"input": "reference_input(): synthetic_cells(1, 64, seed=0)",
                       "probabilities": reference_probabilities(model).tolist()},
         "terms": terms,
     }
-    path = SHELF / f"{name}.json"
+    path = Path(shelf) / f"{name}.json"
     path.write_text(json.dumps(card, indent=1) + "\n")
-    (SHELF / f"{name}.md").write_text(render(card))
+    (Path(shelf) / f"{name}.md").write_text(render(card))
     return path
 
 
@@ -131,6 +135,8 @@ def _scores(record: dict) -> dict:
 
 
 def _command(config: dict, name: str) -> str:
+    if not config["preset"]:  # the card's "settings" are the run's config.toml
+        return f"zoo train --config config.toml --out runs/{name}"
     command = f"zoo train --preset {config['preset']} --seed {config['seed']}"
     return command + (" --final" if config["final"] else "") + f" --out runs/{name}"
 
@@ -146,36 +152,46 @@ def _versions(keras) -> dict:
 
 def render(card: dict) -> str:
     """The card as Markdown."""
-    scores = card["scores"]
-    rows = []
-    for key, label in (("plain", "one pass"), ("tta", f"{card['tta_mode']} TTA")):
-        if key in scores:
-            s = scores[key]
-            rows.append(f"| {label} | {s['v_rand']:.4f} | {s['v_info']:.4f} | "
-                        f"{s.get('post_v_rand', float('nan')):.4f} | "
-                        f"{s.get('post_v_info', float('nan')):.4f} |")
     trained = ("all labelled slices " + card["train_slices"] + "," + card["val_slices"]
                if card["final"] else f"slices {card['train_slices']}")
+    recipe = (f"the `{card['preset']}` preset" if card["preset"]
+              else "the settings in the card's `settings`")
+    inference = ", ".join(f"{k} {v}" for k, v in card["inference"].items())
+    if card["tta_mode"] and not card["inference"]["tta"]:
+        inference += f" (one pass: {card['tta_mode']} TTA scored lower on validation)"
     return "\n".join([
         f"# {card['name']}", "",
         f"`{card['model']}` on the `{card['encoder']}` encoder "
-        f"({card['parameters']:,} parameters), trained on ISBI 2012 {trained} by the "
-        f"`{card['preset']}` preset, seed {card['seed']}: {card['steps']} steps, "
+        f"({card['parameters']:,} parameters), trained on ISBI 2012 {trained} by {recipe}, "
+        f"seed {card['seed']}, in {card['precision']}: {card['steps']} steps, "
         f"{card['train_s'] / 60:.1f} min of training on {card['machine']} "
         f"({card['matmul_gflops']} GFLOP/s float32 matmul).", "",
         f"    {card['command']}", "",
         f"Input: {card['input']}. Output: {card['output']}.",
-        "Inference settings (`zoo predict --pretrained` applies them): "
-        + ", ".join(f"{k} {v}" for k, v in card["inference"].items())
-        + (f" (one pass: {card['tta_mode']} TTA scored lower on validation)"
-           if card["tta_mode"] and not card["inference"]["tta"] else "") + ".", "",
-        f"Validation on slices {card['val_slices']}"
-        + (" (trained on too: a final model)" if card["final"] else "") + ":", "",
-        "| inference | V_rand | V_info | V_rand, watershed | V_info, watershed |",
-        "| --- | --- | --- | --- | --- |", *rows, "",
+        f"Inference settings (`zoo predict --pretrained` applies them): {inference}.", "",
+        *_score_lines(card),
         f"File: `{card['file']}`, {card['bytes']:,} bytes, sha256 `{card['sha256']}`. "
         "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()) + ".", "",
         f"Data terms: {card['terms']}", ""])
+
+
+def _score_lines(card: dict) -> list[str]:
+    if card["final"]:  # trained on every labelled slice: nothing left to score it on
+        about = card["preset_measured"]
+        cited = (f" The preset's validated runs (slices {card['val_slices']} held out): "
+                 f"{about['measured']} (`{about['record']}`)." if about.get("record") else "")
+        return [f"No validation scores: a final model, trained on slices "
+                f"{card['val_slices']} too.{cited}", ""]
+    rows = []
+    for key, label in (("plain", "one pass"), ("tta", f"{card['tta_mode']} TTA")):
+        if key in card["scores"]:
+            s = card["scores"][key]
+            rows.append(f"| {label} | {s['v_rand']:.4f} | {s['v_info']:.4f} | "
+                        f"{s.get('post_v_rand', float('nan')):.4f} | "
+                        f"{s.get('post_v_info', float('nan')):.4f} |")
+    return [f"Validation on slices {card['val_slices']}:", "",
+            "| inference | V_rand | V_info | V_rand, watershed | V_info, watershed |",
+            "| --- | --- | --- | --- | --- |", *rows, ""]
 
 
 if __name__ == "__main__":

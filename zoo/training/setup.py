@@ -73,7 +73,7 @@ def choose_precision(build, batch, *, repeats: int = 3) -> dict:
         candidate, reason = "mixed_bfloat16", f"bfloat16 in hardware ({' '.join(native)}), measured"
     else:
         return {"precision": "float32", "step_s": {},
-                "reason": "no bfloat16 in hardware (neither AMX nor AVX-512 BF16)"}
+                "reason": "no bfloat16 in hardware: neither AMX nor AVX-512 BF16"}
     step_s = {}
     for policy in ("float32", candidate):
         keras.mixed_precision.set_global_policy(policy)
