@@ -349,7 +349,7 @@ def test_bench_data_ranks_models_on_a_folder_of_ones_own(tmp_path, capsys, class
     mask_folder_layout(tmp_path / "data", classes=classes)
     config = tmp_path / "m.toml"
     config.write_text('[train]\nsize = 32\nbatch = 2\nmax_steps = 2\nval_every = 2\n'
-                      'train_seconds = 60\n[[groups]]\nkind = "speed"\nmodels = ["unet"]\n'
+                      'train_seconds = 600\n[[groups]]\nkind = "speed"\nmodels = ["unet"]\n'
                       '[[groups]]\nkind = "train"\nmodels = ["unet"]\nencoders = ["plain"]\n'
                       'options = {encoder_options = {filters = 8}}\n'
                       f'backends = ["{BACKEND}"]\n')

@@ -165,7 +165,7 @@ def render(card: dict) -> str:
         f"({card['parameters']:,} parameters), trained on ISBI 2012 {trained} by {recipe}, "
         f"seed {card['seed']}, in {card['precision']}: {card['steps']} steps, "
         f"{card['train_s'] / 60:.1f} min of training on {card['machine']} "
-        f"({card['matmul_gflops']} GFLOP/s float32 matmul).", "",
+        f"({card['matmul_gflops']} GFLOP/s float32 matmul)" + _cut(card) + ".", "",
         f"    {card['command']}", "",
         f"Input: {card['input']}. Output: {card['output']}.",
         f"Inference settings (`zoo predict --pretrained` applies them): {inference}.", "",
@@ -173,6 +173,14 @@ def render(card: dict) -> str:
         f"File: `{card['file']}`, {card['bytes']:,} bytes, sha256 `{card['sha256']}`. "
         "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()) + ".", "",
         f"Data terms: {card['terms']}", ""])
+
+
+def _cut(card: dict) -> str:
+    """Where a run stopped at its training-time cap before its step count."""
+    planned, minutes = card["settings"]["steps"], card["settings"]["train_minutes"]
+    if card["steps"] >= planned or not minutes:
+        return ""
+    return f", stopped by its {minutes:g}-minute cap at {card['steps']} of {planned} steps"
 
 
 def _score_lines(card: dict) -> list[str]:
