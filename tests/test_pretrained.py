@@ -16,8 +16,9 @@ from zoo.pretrained.cards import reference_input, reference_probabilities
 NAMES = pretrained.list()
 
 
-def test_the_shelf_holds_the_quick_isbi_model():
-    assert "isbi2012/unet-quick" in NAMES
+def test_the_shelf_holds_the_isbi_models():
+    assert {"isbi2012/unet-quick", "isbi2012/unet-best"} <= set(NAMES)
+    assert pretrained.card("isbi2012/unet-best")["final"] is True
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -48,13 +49,15 @@ def test_a_finished_run_is_shelved_with_its_card(tmp_path, final):
                  "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0",
                  "--tta", "flips", "--postprocess", "watershed",
                  *(["--final"] if final else [])]) == 0
-    card = json.loads(shelve(run, "set/tiny", shelf=tmp_path / "shelf").read_text())
+    card = json.loads(shelve(run, "set/tiny", note="Shared its machine.",
+                             shelf=tmp_path / "shelf").read_text())
     keras_file = tmp_path / "shelf" / "set" / "tiny.keras"
     assert card["sha256"] == pretrained.sha256(keras_file) and card["final"] is final
     assert card["command"] == "zoo train --config config.toml --out runs/set/tiny"
     assert card["settings"]["tta"] == "flips" and "data" not in card["settings"]
     assert card["steps"] == 2 and card["precision"] == "float32"
     page = (tmp_path / "shelf" / "set" / "tiny.md").read_text()
+    assert card["note"] == "Shared its machine." and "\nShared its machine.\n" in page
     if final:  # nothing held out to score it on
         assert card["scores"] == {} and card["inference"]["tta"] == "flips"
         assert "No validation scores: a final model" in page

@@ -1,6 +1,6 @@
 """Model cards: a finished ``zoo train`` run put on the shelf, and its scores recomputed.
 
-    python -m zoo.pretrained.cards RUN NAME      # e.g. runs/unet-quick isbi2012/unet-quick
+    python -m zoo.pretrained.cards RUN NAME [NOTE]   # e.g. runs/unet-quick isbi2012/unet-quick
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ ISBI_TERMS = ("ISBI 2012 challenge data: serial-section TEM of the Drosophila fi
               "2015, Front. Neuroanat. 9:142); cite both when using a model trained on it.")
 
 
-def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS, shelf=SHELF) -> Path:
+def shelve(run_dir, name: str, *, note: str = "", terms: str = ISBI_TERMS,
+           shelf=SHELF) -> Path:
     """Put the kept model of the finished run ``run_dir`` on ``shelf`` as ``name``
     (``SET/MODEL``): ``NAME.keras`` without optimizer state, ``NAME.json`` (the card) and
-    ``NAME.md``. Returns the card's path. A final run (trained on its validation slices
+    ``NAME.md``. ``note``: what else a user should know of the run (e.g. that it shared
+    the machine). Returns the card's path. A final run (trained on its validation slices
     too) has no scores of its own; its card cites its preset's measured ones."""
     import keras
 
@@ -61,6 +63,7 @@ def shelve(run_dir, name: str, *, terms: str = ISBI_TERMS, shelf=SHELF) -> Path:
         "file": target.name, "bytes": target.stat().st_size, "sha256": sha256(target),
         "reference": {"input": "reference_input(): synthetic_cells(1, 64, seed=0)",
                       "probabilities": reference_probabilities(model).tolist()},
+        "note": note,
         "terms": terms,
     }
     path = Path(shelf) / f"{name}.json"
@@ -152,7 +155,7 @@ def _versions(keras) -> dict:
 
 def render(card: dict) -> str:
     """The card as Markdown."""
-    trained = ("all labelled slices " + card["train_slices"] + "," + card["val_slices"]
+    trained = (f"every labelled slice ({card['train_slices']} and {card['val_slices']})"
                if card["final"] else f"slices {card['train_slices']}")
     recipe = (f"the `{card['preset']}` preset" if card["preset"]
               else "the settings in the card's `settings`")
@@ -166,6 +169,7 @@ def render(card: dict) -> str:
         f"seed {card['seed']}, in {card['precision']}: {card['steps']} steps, "
         f"{card['train_s'] / 60:.1f} min of training on {card['machine']} "
         f"({card['matmul_gflops']} GFLOP/s float32 matmul)" + _cut(card) + ".", "",
+        *([card["note"], ""] if card.get("note") else []),
         f"    {card['command']}", "",
         f"Input: {card['input']}. Output: {card['output']}.",
         f"Inference settings (`zoo predict --pretrained` applies them): {inference}.", "",
@@ -203,6 +207,6 @@ def _score_lines(card: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python -m zoo.pretrained.cards RUN NAME")
-    print(shelve(sys.argv[1], sys.argv[2]))
+    if len(sys.argv) not in (3, 4):
+        raise SystemExit("usage: python -m zoo.pretrained.cards RUN NAME [NOTE]")
+    print(shelve(sys.argv[1], sys.argv[2], note=" ".join(sys.argv[3:])))
