@@ -222,13 +222,12 @@ def chart(folder: Path) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
     colours = {}
     for record in records:
+        first = record["subject"] not in colours  # one legend entry per subject
         colour = colours.setdefault(record["subject"], f"C{len(colours)}")
         minutes = [p["train_s"] / 60 for p in record["curve"]]
         for axis, key in zip(axes, ("post_v_rand", "post_v_info"), strict=True):
             axis.plot(minutes, [p.get(key) for p in record["curve"]], "o-", color=colour,
-                      markersize=3, label=record["subject"] if key == "post_v_rand" and
-                      record["seed"] == min(r["seed"] for r in records
-                                            if r["subject"] == record["subject"]) else None)
+                      markersize=3, label=record["subject"] if first else None)
     for axis, name, target in zip(axes, ("V_rand", "V_info"), (0.97, 0.985), strict=True):
         axis.axhline(target, color="gray", linestyle=":", linewidth=1)
         axis.set(xscale="log", xlabel="training minutes", ylabel=f"{name} (watershed)",

@@ -39,6 +39,7 @@ def shelve(run_dir, name: str, *, note: str = "", terms: str = ISBI_TERMS,
     model = load_model(run_dir / "model.keras")  # not compiled: no optimizer state saved
     model.save(target)
     session = record["sessions"][0]
+    scores = _scores(record)
     card = {
         "name": name,
         "model": config["model"], "encoder": config["encoder"],
@@ -56,8 +57,8 @@ def shelve(run_dir, name: str, *, note: str = "", terms: str = ISBI_TERMS,
         "precision": record["precision"],
         "machine": session["machine"], "matmul_gflops": session.get("matmul_gflops"),
         "versions": _versions(keras),
-        "inference": inference_settings(config, _scores(record)),
-        "scores": {} if config["final"] else _scores(record),
+        "inference": inference_settings(config, scores),
+        "scores": {} if config["final"] else scores,
         "tta_mode": record["tta"]["mode"] if "tta" in record else None,
         "preset_measured": preset_about(config["preset"]) if config["preset"] else {},
         "file": target.name, "bytes": target.stat().st_size, "sha256": sha256(target),
