@@ -1,10 +1,27 @@
 """Loading ``.keras`` files with errors that say what the file is: missing, not a Keras
-archive, truncated, or holding a class no imported library registers."""
+archive, truncated, or holding a class no imported library registers; saving files that
+every Keras ``pyproject.toml`` admits can load."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
+
+# Config keys a newer Keras writes that older admitted versions refuse as unknown
+# arguments, each with the value that means "as before": the constructor arguments that
+# keras.layers, .initializers, .metrics, .losses and .optimizers classes gained from
+# Keras 3.12.0 (the floor) to 3.15.1, found by comparing their signatures. Keras promises
+# that old files load in new versions, not the reverse.
+NEWER_DEFAULTS = {
+    "input_axes": None, "output_axes": None,  # the variance-scaling initializers
+    "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,  # BatchNormalization
+    "quantization_config": None,  # Dense, EinsumDense, Embedding
+    "use_gate": False, "sliding_window": None,  # the attention layers
+    "salt": None, "oov_method": "floormod",  # the lookup layers
+    "ignore_class": None,  # SparseCategoricalCrossentropy as a metric
+    "native_serialization_platforms": None,  # JaxLayer
+}
 
 
 def load_model(path, *, compile: bool = False, what: str = "model"):
@@ -33,6 +50,32 @@ def load_model(path, *, compile: bool = False, what: str = "model"):
                              "loading (zoo's classes register on import zoo)") from error
         raise ValueError(f"{what} {path} could not be loaded ({type(error).__name__}: "
                          f"{' '.join(str(error).split())[:300]})") from error
+
+
+def save_portable(model, path) -> Path:
+    """``model.save(path)``, then the archive's ``config.json`` without the keys of
+    :data:`NEWER_DEFAULTS` where they hold their "as before" value, so that the file loads
+    on the oldest Keras this package admits as well as the running one (Keras promises
+    loading old files in new versions, not the reverse). The weights are untouched."""
+    path = Path(path)
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in members:
+            if info.filename == "config.json":
+                data = json.dumps(_without_newer_defaults(json.loads(data))).encode()
+            archive.writestr(info, data)
+    return path
+
+
+def _without_newer_defaults(config):
+    if isinstance(config, dict):
+        return {key: _without_newer_defaults(value) for key, value in config.items()
+                if not (key in NEWER_DEFAULTS and value == NEWER_DEFAULTS[key])}
+    if isinstance(config, list):
+        return [_without_newer_defaults(value) for value in config]
+    return config
 
 
 def _check_archive(path: Path, what: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_atomic
+from ..saving import save_portable
 
 FORMATS = {"keras": ".inference.keras", "saved_model": "_saved_model", "onnx": ".onnx"}
 
@@ -106,7 +107,7 @@ def export(model, path: Path, fmt: str, *, size_multiple: int = 32, opset=None) 
     if fmt == "keras":
         if path.suffix != ".keras":
             raise ValueError(f"a .keras export needs a path ending in .keras, got {path.name}")
-        model.save(path)
+        save_portable(model, path)
         return
     backend = keras.backend.backend()
     shape = (None, *model.input_shape[1:])

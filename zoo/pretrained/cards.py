@@ -28,7 +28,7 @@ def shelve(run_dir, name: str, *, note: str = "", terms: str = ISBI_TERMS,
     too) has no scores of its own; its card cites its preset's measured ones."""
     import keras
 
-    from ..saving import load_model
+    from ..saving import load_model, save_portable
     from ..training import preset_about, read_config
 
     run_dir = Path(run_dir)
@@ -37,7 +37,7 @@ def shelve(run_dir, name: str, *, note: str = "", terms: str = ISBI_TERMS,
     target = Path(shelf) / f"{name}.keras"
     target.parent.mkdir(parents=True, exist_ok=True)
     model = load_model(run_dir / "model.keras")  # not compiled: no optimizer state saved
-    model.save(target)
+    save_portable(model, target)  # loads on every admitted Keras, not just this one
     session = record["sessions"][0]
     scores = _scores(record)
     card = {

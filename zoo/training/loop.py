@@ -29,7 +29,7 @@ from .. import checks
 from ..evaluation import class_scores, dice_score, iou_score, isbi_scores
 from ..files import write_atomic, write_json_atomic
 from ..inference import predict_tiled
-from ..saving import load_model
+from ..saving import load_model, save_portable
 
 CHECKPOINT, STATE, BEST = "checkpoint.keras", "state.json", "best.keras"
 STAGED = ".checkpoint.staged.keras"
@@ -39,7 +39,7 @@ RUN_FILES = (CHECKPOINT, STATE, BEST, LAST, MODEL, METRICS, CONFIG)
 
 
 def save_model_atomic(model: keras.Model, path) -> None:
-    write_atomic(path, model.save)
+    write_atomic(path, lambda tmp: save_portable(model, tmp))
 
 
 def _pending(run_dir: Path, step: int) -> Path:
