@@ -115,3 +115,69 @@ def test_empty_labels_score_iou_by_the_empty_rule_and_skip_v_rand_with_a_note(tm
     assert record["images"]["c"]["iou"] == 1 and record["images"]["d"]["iou"] == 0
     assert record["images"]["c"]["v_rand"] is None and record["no_object"] == ["c", "d"]
     assert record["mean"]["v_rand"] == 1 and record["mean"]["iou"] == 0.75
+
+
+def _scene(seed: int) -> np.ndarray:
+    """(24, 32) class ids 0..3: background and three rectangles."""
+    ids = np.zeros((24, 32), np.uint8)
+    rng = np.random.default_rng(seed)
+    for c in (1, 2, 3):
+        r, k = rng.integers(0, 16), rng.integers(0, 24)
+        ids[r:r + 8, k:k + 8] = c
+    return ids
+
+
+def test_multi_class_maps_are_scored_as_one_confusion_matrix(tmp_path, capsys):
+    import tifffile
+
+    from zoo.confusion import ConfusionScores
+
+    labels, maps = tmp_path / "labels", tmp_path / "maps"
+    labels.mkdir()
+    maps.mkdir()
+    reference = ConfusionScores(4)
+    for seed in range(3):
+        truth = _scene(seed)
+        guess = truth.copy()
+        guess[:, :6] = (guess[:, :6] + 1) % 4  # a strip of wrong classes
+        Image.fromarray(truth).save(labels / f"s{seed}.png")
+        tifffile.imwrite(maps / f"s{seed}_prob.tif", np.eye(4, dtype=np.float32)[guess])
+        reference.add(truth, guess)
+    out_json, picture = tmp_path / "scores.json", tmp_path / "confusion.png"
+    assert main(["evaluate", str(maps), str(labels), "--class-names", "bg,a,b,c",
+                 "--per-image", "--json", str(out_json), "--confusion", str(picture)]) == 0
+    out = capsys.readouterr().out
+    expected = reference.report()
+    assert f"mIoU {expected['miou']:.4f} over 4 classes" in out
+    assert "| 1 a |" in out and "| s2 |" in out and "| labelled \\ predicted |" in out
+    record = json.loads(out_json.read_text())
+    assert record["miou"] == pytest.approx(expected["miou"])
+    assert record["confusion"] == expected["confusion"]
+    assert set(record["image_miou_each"]) == {"s0", "s1", "s2"}
+    assert picture.stat().st_size > 1000
+    assert main(["evaluate", str(maps), str(labels), "--confusion", str(picture)]) == 2
+    assert "exists" in capsys.readouterr().err  # never overwritten without --overwrite
+
+
+def test_a_multi_class_model_is_predicted_and_scored(tmp_path, capsys):
+    model = zoo.unet((None, None, 1), 3, depth=2, encoder_options={"filters": 4})
+    model.save(tmp_path / "m.keras")
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    Image.fromarray(_scene(0) * 60).save(images / "a.png")
+    Image.fromarray(np.minimum(_scene(0), 2)).save(labels / "a.png")
+    args = ["evaluate", str(tmp_path / "m.keras"), str(labels), "--images", str(images)]
+    assert main(args + ["--ignore-index", "255"]) == 0
+    assert "mIoU" in capsys.readouterr().out
+    for extra, message in ((["--class-names", "a,b"], "gives 2 names; the predictions have 3"),
+                           (["--ignore-index", "1"], "ignore_index 1 is one of the classes"),
+                           (["--target", "boundary"], "drop --target")):
+        assert main(args + extra) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_class_flags_with_one_foreground_class_exit_2(tmp_path, capsys):
+    maps, labels = _layout(tmp_path, lambda mask: mask.astype(float))
+    assert main(["evaluate", str(maps), str(labels), "--per-image"]) == 2
+    assert "--per-image go(es) with multi-class predictions" in capsys.readouterr().err

@@ -184,3 +184,25 @@ def test_a_folder_of_other_files_or_settings_is_never_overwritten(model_path, fo
     csv.write_text("mine")
     assert main([*args[:4], str(out2), *TILES, "--rle", str(csv)]) == 2
     assert csv.read_text() == "mine" and checksums(out2) == before
+
+
+def test_a_multi_class_model_writes_both_submission_forms_that_parse_back(folder, tmp_path,
+                                                                          capsys):
+    from zoo.kaggle import read_class_submission, read_id_strings, resized_ids
+
+    classes = tmp_path / "classes.keras"
+    zoo.unet((None, None, 1), 3, depth=2, encoder_options={"filters": 4}).save(classes)
+    out, rle, ids = tmp_path / "out", tmp_path / "rle.csv", tmp_path / "ids.csv"
+    assert main(["predict", str(classes), str(folder), "--out", str(out), "--rle", str(rle),
+                 "--class-ids", str(ids), "--class-ids-size", "20x26", *TILES]) == 0
+    assert f"submission {rle}; submission {ids}" in capsys.readouterr().out
+    masks = {n: np.array(Image.open(out / f"{n}_mask.png")) for n in ("a", "b", "c")}
+    assert rle.read_text().splitlines()[0] == "ImageId,ClassId,EncodedPixels"
+    assert len(rle.read_text().splitlines()) == 1 + 3 * 2  # a row per image and class 1, 2
+    back = read_class_submission(rle, {n: (40, 52) for n in masks})
+    assert all(np.array_equal(back[n], masks[n]) for n in masks)
+    small = read_id_strings(ids, {n: (20, 26) for n in masks})
+    assert all(np.array_equal(small[n], resized_ids(masks[n], (20, 26))) for n in masks)
+    assert main(["predict", str(classes), str(folder), "--out", str(out), "--class-ids",
+                 str(ids), *TILES]) == 2
+    assert "ids.csv exists" in capsys.readouterr().err

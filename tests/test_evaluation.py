@@ -30,6 +30,7 @@ def test_class_scores_average_the_foreground_classes():
     scores = class_scores(truth, probs)
     assert scores["iou"] == pytest.approx((1 / 2 + 2 / 3) / 2)
     assert scores["dice"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert scores["miou"] == pytest.approx((1 + 1 / 2 + 2 / 3) / 3)  # background included
     assert class_scores(np.zeros((2, 2), int), np.eye(3)[np.zeros((2, 2), int)])["iou"] == 1.0
-    with pytest.raises(ValueError, match="class ids must lie in 0..2"):
+    with pytest.raises(ValueError, match="class ids 0..2"):
         class_scores(truth + 1, probs)

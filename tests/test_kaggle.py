@@ -82,3 +82,31 @@ def test_submission_never_overwrites_or_leaves_half_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["submission.csv"]
     write_submission(path, [("a", DSB_MASK)], header=("id", "rle"), overwrite=True)
     assert path.read_text().splitlines() == ["id,rle", f"a,{DSB_RLE}"]
+
+
+def test_class_submissions_round_trip_and_refuse_bad_maps(tmp_path):
+    from zoo.kaggle import (
+        read_class_submission,
+        read_id_strings,
+        resized_ids,
+        write_class_submission,
+        write_id_strings,
+    )
+
+    rng = np.random.default_rng(0)
+    maps = {"x": rng.integers(0, 4, (6, 5)), "y": np.zeros((3, 7), int)}
+    path = write_class_submission(tmp_path / "s.csv", maps.items(), num_classes=4)
+    rows = path.read_text().splitlines()
+    assert rows[0] == "ImageId,ClassId,EncodedPixels" and rows[-1] == "y,3,"
+    back = read_class_submission(path, {k: v.shape for k, v in maps.items()})
+    assert all(np.array_equal(back[k], maps[k]) for k in maps)
+    ids = write_id_strings(tmp_path / "i.csv", maps.items(), num_classes=4, size=(4, 4))
+    back = read_id_strings(ids, {"x": (4, 4), "y": (4, 4)})
+    assert np.array_equal(back["x"], resized_ids(maps["x"].astype(np.uint8), (4, 4)))
+    assert np.array_equal(resized_ids(np.arange(4).reshape(2, 2), (4, 4)),
+                          np.repeat(np.repeat(np.arange(4).reshape(2, 2), 2, 0), 2, 1))
+    with pytest.raises(ValueError, match="class ids 0..3"):
+        write_class_submission(tmp_path / "t.csv", [("z", np.full((2, 2), 9))], num_classes=4)
+    assert not (tmp_path / "t.csv").exists()
+    with pytest.raises(FileExistsError, match="exists"):
+        write_id_strings(ids, maps.items(), num_classes=4)

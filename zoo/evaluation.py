@@ -50,25 +50,24 @@ def dice_score(y_true, y_pred, threshold: float = 0.5) -> float:
 
 
 def class_scores(y_true, probs) -> dict:
-    """Mean IoU and Dice over the foreground classes 1..K-1 of a class map ``y_true``
-    (..., integer ids) against the argmax of ``probs`` (..., K); a class absent from
-    both is left out of the means (1.0 when every class is absent)."""
+    """Multi-class scores of a set: ``y_true`` (N, H, W) or (H, W) class ids against the
+    argmax of ``probs`` (..., K), one confusion matrix over the set
+    (:class:`zoo.confusion.ConfusionScores`): ``miou`` over all classes present,
+    ``iou`` and ``dice`` the means over the foreground classes 1..K-1 present (1.0 when
+    none is)."""
+    from .confusion import ConfusionScores
+
     y_true = np.asarray(y_true)
-    predicted = np.argmax(np.asarray(probs), axis=-1).reshape(y_true.shape)
-    classes = np.asarray(probs).shape[-1]
-    if y_true.size and (y_true.min() < 0 or y_true.max() >= classes):
-        raise ValueError(f"class ids must lie in 0..{classes - 1} for a {classes}-class "
-                         f"prediction, found {y_true.min()}..{y_true.max()}")
-    ious, dices = [], []
-    for c in range(1, classes):
-        t, p = y_true == c, predicted == c
-        union, total = np.logical_or(t, p).sum(), t.sum() + p.sum()
-        if union:
-            both = np.logical_and(t, p).sum()
-            ious.append(both / union)
-            dices.append(2 * both / total)
-    return {"iou": float(np.mean(ious)) if ious else 1.0,
-            "dice": float(np.mean(dices)) if dices else 1.0}
+    probs = np.asarray(probs)
+    predicted = np.argmax(probs, axis=-1).reshape(y_true.shape)
+    scores = ConfusionScores(probs.shape[-1])
+    for truth, guess in zip(*(a.reshape(-1, *a.shape[-2:]) for a in (y_true, predicted)),
+                            strict=True):
+        scores.add(truth, guess)
+    report = scores.report()
+    return {"iou": 1.0 if report["fg_miou"] is None else report["fg_miou"],
+            "dice": 1.0 if report["fg_mdice"] is None else report["fg_mdice"],
+            "miou": report["miou"]}
 
 
 def label_cells(cells: np.ndarray) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""Run-length encoding and submission files for Kaggle / Dacon segmentation competitions.
+"""Run-length encoding and submission files for Kaggle / Dacon segmentation competitions:
+binary masks (:func:`write_submission`), one row per image and class
+(:func:`write_class_submission`) and class ids as one string per image
+(:func:`write_id_strings`), each with its reader to check a file parses back.
 
 The Kaggle convention (Data Science Bowl 2018, Airbus, Severstal, ...): pixels are
 numbered from 1, top to bottom then left to right (column-major), and a mask is
@@ -86,6 +89,104 @@ def write_submission(path, rows: Iterable[tuple[str, object]], *,
     An existing file is kept unless ``overwrite=True``; the file appears whole
     (:func:`zoo.files.write_atomic`).
     """
+    table = [(image_id, mask if isinstance(mask, str) else rle_encode(mask, order=order))
+             for image_id, mask in rows]  # encoded first: a bad mask writes no file
+    return _write_csv(path, header, table, overwrite)
+
+
+def read_submission(path, shapes: dict[str, tuple[int, int]], *,
+                    order: str = "column") -> dict[str, np.ndarray]:
+    """The (H, W) 0/1 masks of a :func:`write_submission` file (``shapes``: each id's)."""
+    maps = {}
+    for image_id, rle in _read_csv(path, 2):
+        if image_id not in shapes:
+            raise ValueError(f"{path}: image {image_id!r} has no shape given")
+        maps[image_id] = rle_decode(rle, shapes[image_id], order=order)
+    return maps
+
+
+def write_class_submission(path, rows: Iterable[tuple[str, object]], *, num_classes: int,
+                           header: tuple[str, str, str] = ("ImageId", "ClassId",
+                                                           "EncodedPixels"),
+                           order: str = "column", overwrite: bool = False) -> Path:
+    """Kaggle's multi-class form (Severstal, Understanding Clouds): one row per image
+    and foreground class 1..K-1, the class's pixels run-length encoded ("" where the
+    image has none). ``rows``: (id, (H, W) class ids). Written whole; an existing file
+    is kept unless ``overwrite``."""
+    rows = [(image_id, _class_ids(ids, num_classes, image_id)) for image_id, ids in rows]
+    table = [(image_id, c, rle_encode(ids == c, order=order))
+             for image_id, ids in rows for c in range(1, num_classes)]
+    return _write_csv(path, header, table, overwrite)
+
+
+def read_class_submission(path, shapes: dict[str, tuple[int, int]], *,
+                          order: str = "column") -> dict[str, np.ndarray]:
+    """The class maps of a :func:`write_class_submission` file (``shapes``: each id's
+    (H, W)); a pixel claimed by two classes raises ``ValueError``."""
+    maps = {}
+    for image_id, class_id, rle in _read_csv(path, 3):
+        if image_id not in shapes:
+            raise ValueError(f"{path}: image {image_id!r} has no shape given")
+        ids = maps.setdefault(image_id, np.zeros(shapes[image_id], np.uint8))
+        pixels = rle_decode(rle, shapes[image_id], order=order).astype(bool)
+        if (ids[pixels] != 0).any():
+            raise ValueError(f"{path}: image {image_id!r} gives a pixel to two classes")
+        ids[pixels] = int(class_id)
+    return maps
+
+
+def write_id_strings(path, rows: Iterable[tuple[str, object]], *, num_classes: int,
+                     size: tuple[int, int] | None = None,
+                     header: tuple[str, str] = ("image_id", "PredictionString"),
+                     overwrite: bool = False) -> Path:
+    """The COCO-style competitions' form: one row per image, its class ids as one
+    space-separated string, row by row, at ``size`` (H, W; nearest-neighbour resizing,
+    e.g. the 256x256 that trash-segmentation leaderboards take) or as predicted."""
+    table = []
+    for image_id, ids in rows:
+        ids = resized_ids(_class_ids(ids, num_classes, image_id), size)
+        table.append((image_id, " ".join(map(str, ids.ravel()))))
+    return _write_csv(path, header, table, overwrite)
+
+
+def read_id_strings(path, shapes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
+    """The (H, W) class maps of a :func:`write_id_strings` file (``shapes``: each id's)."""
+    maps = {}
+    for image_id, text in _read_csv(path, 2):
+        if image_id not in shapes:
+            raise ValueError(f"{path}: image {image_id!r} has no shape given")
+        shape = shapes[image_id]
+        values = np.array(text.split(), dtype=np.int64)
+        if values.size != shape[0] * shape[1]:
+            raise ValueError(f"{path}: image {image_id!r} holds {values.size} ids, not "
+                             f"{shape[0]}x{shape[1]}")
+        maps[image_id] = values.reshape(shape).astype(np.uint8)
+    return maps
+
+
+def _class_ids(ids, num_classes: int, image_id: str) -> np.ndarray:
+    from .checks import class_map
+
+    ids = np.asarray(class_map(ids, num_classes, f"class map of {image_id}"))
+    if ids.ndim != 2:
+        raise ValueError(f"class map of {image_id} must be (H, W), got {ids.shape}")
+    return ids.astype(np.uint8)
+
+
+def resized_ids(ids: np.ndarray, size) -> np.ndarray:
+    """(H, W) class ids at ``size`` (H, W) by nearest neighbour, as :func:`write_id_strings`
+    resizes them."""
+    return ids if size is None or ids.shape == tuple(size) else _nearest(ids, size)
+
+
+def _nearest(ids: np.ndarray, size) -> np.ndarray:
+    """Nearest-neighbour resizing by pixel centres (no new ids)."""
+    rows = ((np.arange(size[0]) + 0.5) * ids.shape[0] / size[0]).astype(int)
+    cols = ((np.arange(size[1]) + 0.5) * ids.shape[1] / size[1]).astype(int)
+    return ids[rows[:, None], cols[None, :]]
+
+
+def _write_csv(path, header, table, overwrite: bool) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; choose another path or pass overwrite=True")
@@ -96,9 +197,16 @@ def write_submission(path, rows: Iterable[tuple[str, object]], *,
         with tmp.open("w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(header)
-            for image_id, mask in rows:
-                writer.writerow([image_id, mask if isinstance(mask, str)
-                                 else rle_encode(mask, order=order)])
+            writer.writerows(table)
 
-    write_atomic(path, write)  # a bad mask leaves no half-written file behind
+    write_atomic(path, write)
     return path
+
+
+def _read_csv(path, columns: int) -> list[list[str]]:
+    with Path(path).open(newline="") as file:
+        rows = list(csv.reader(file))[1:]
+    bad = [i + 2 for i, row in enumerate(rows) if len(row) != columns]
+    if bad:
+        raise ValueError(f"{path}: line {bad[0]} does not hold {columns} columns")
+    return rows

@@ -1,6 +1,6 @@
 """Pictures with matplotlib (``pip install "unet-zoo[viz]"``): a prediction against
-the ground truth, a weight map, and a run's training curves. Each function returns
-a ``matplotlib.figure.Figure``; save it with ``fig.savefig(path)``.
+the ground truth, a weight map, a run's training curves and a confusion matrix. Each
+function returns a ``matplotlib.figure.Figure``; save it with ``fig.savefig(path)``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,35 @@ def weight_map_figure(weights, image=None, *, title="U-Net weight map"):
     ax.set_title(f"{title} ({weights.min():.2f}..{weights.max():.2f})")
     ax.axis("off")
     fig.colorbar(shown, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(confusion, names=None, *, title="confusion matrix"):
+    """A (K, K) confusion matrix of pixel counts (rows: truth, columns: prediction, as
+    :class:`zoo.confusion.ConfusionScores` keeps it), each row as fractions of its truth
+    class's pixels, the fraction written in each cell."""
+    counts = np.asarray(confusion, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"confusion must be a square (K, K) matrix, got {counts.shape}")
+    k = counts.shape[0]
+    names = [str(n) for n in names] if names is not None else [str(c) for c in range(k)]
+    if len(names) != k:
+        raise ValueError(f"{len(names)} names for a {k}-class confusion matrix")
+    rows = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    plt = _pyplot()
+    side = 2.5 + 0.45 * k
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    shown = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), value in np.ndenumerate(fractions):
+        if counts[row, column]:
+            ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 else "black")
+    ax.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="truth", title=title)
+    ax.set_xticklabels(names, rotation=45, ha="right")
+    ax.set_yticklabels(names)
+    fig.colorbar(shown, ax=ax, fraction=0.046, label="fraction of the truth class's pixels")
     fig.tight_layout()
     return fig
 

@@ -14,6 +14,13 @@ best over binarisation thresholds, borders thinned). IoU, Dice and the pixel err
 class at ``--threshold``. An image whose labels hold no object scores IoU and Dice 1
 when nothing is predicted, else 0; V_rand, V_info and the warping error skip it (with
 a note) and average over the other images.
+
+Multi-class (a model of more than two classes, or ``zoo predict``'s ``NAME_prob.tif``
+maps of K > 2 classes; the labels are class-id images): the argmax against the labels,
+scored as leaderboards score them (:mod:`zoo.confusion`): one confusion matrix over the
+whole set, each class's IoU and Dice, their mean (mIoU, background included; a class
+neither labelled nor predicted anywhere is left out), the mean of the images' own mIoU
+beside it, and the confusion matrix as a table (``--confusion PNG`` draws it).
 """
 
 from __future__ import annotations
@@ -48,6 +55,17 @@ def add_parser(commands) -> None:
                    "zoo.data.load_folder); default: by name")
     p.add_argument("--mask-suffix", default="", help="label file names end with this")
     p.add_argument("--tta", choices=["flips", "d4"], help="test-time augmentation (model)")
+    p.add_argument("--ignore-index", type=int, help="multi-class: the label value of pixels "
+                   "that count nowhere (e.g. 255)")
+    p.add_argument("--class-names", help="multi-class: the names of classes 0..K-1, "
+                   "comma-separated")
+    p.add_argument("--colors", type=Path, help="multi-class: the labels are colour masks; "
+                   "their colour table (JSON {name: [r, g, b]} in class-id order), which "
+                   "names the classes too")
+    p.add_argument("--per-image", action="store_true", help="multi-class: each image's own "
+                   "mIoU too")
+    p.add_argument("--confusion", type=Path, help="multi-class: draw the confusion matrix into "
+                   "this PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="also write the scores here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     p.set_defaults(run=run)
@@ -56,9 +74,12 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    if args.json is not None and args.json.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.json} exists; choose another --json or --overwrite")
-    pages = _pages_to_score(args)
+    for flag, path in (("--json", args.json), ("--confusion", args.confusion)):
+        if path is not None and path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists; choose another {flag} or --overwrite")
+    pages, classes = _pages_to_score(args)
+    if classes > 2:
+        return _run_classes(args, pages, classes)
     rows = {}
     for name, probs, label in pages:
         rows[name] = _scores(probs, label, args.target, args.threshold)
@@ -84,8 +105,99 @@ def _mean(values: list) -> float | None:
     return float(np.mean(defined)) if defined else None
 
 
+def _run_classes(args, pages, classes: int) -> int:
+    scores = _class_scores(args, classes)
+    images = {name: scores.add(label, probs.argmax(axis=-1), f"the labels of {name} (a class map"
+                               "; --ignore-index for unlabelled pixels)")
+              for name, probs, label in pages}
+    report = scores.report()
+    print(_class_table(report))
+    if args.per_image:
+        print("\n| image | mIoU |\n| --- | --- |")
+        print("\n".join(f"| {name} | {_shown(miou, 'miou')} |" for name, miou in images.items()))
+    print(f"\nmIoU {_shown(report['miou'], 'miou')} over {classes - len(report['absent'])} "
+          f"classes (one confusion matrix over {len(images)} images; the mean of the images' "
+          f"own mIoU: {_shown(report['image_miou'], 'miou')}), mean Dice "
+          f"{_shown(report['mdice'], 'miou')}, pixel accuracy "
+          f"{_shown(report['pixel_accuracy'], 'miou')}"
+          + (f"; no pixel of {', '.join(report['absent'])} in labels or predictions (left out)"
+             if report["absent"] else ""))
+    print("\n" + _confusion_table(report))
+    if args.confusion is not None:
+        from zoo.viz import confusion_figure
+
+        figure = confusion_figure(report["confusion"], scores.names)
+        write_atomic(args.confusion, lambda p: figure.savefig(p, dpi=110))
+        print(f"confusion matrix: {args.confusion}")
+    if args.json is not None:
+        record = {**report, "image_miou_each": images, "predictions": str(args.predictions),
+                  "labels": str(args.labels)}
+        write_atomic(args.json, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
+    return 0
+
+
+CLASS_FLAGS = ("ignore_index", "class_names", "per_image", "confusion", "colors")
+
+
+def _class_scores(args, classes: int):
+    """The set's :class:`zoo.confusion.ConfusionScores`, or one error naming the flags
+    that do not fit a model or maps of ``classes`` classes."""
+    from zoo.confusion import ConfusionScores
+
+    if classes <= 2:
+        given = [f"--{f.replace('_', '-')}" for f in CLASS_FLAGS if getattr(args, f)
+                 not in (None, False)]
+        if given:
+            raise ValueError(f"{', '.join(given)} go(es) with multi-class predictions (more "
+                             "than two classes); these score one foreground class: drop it")
+        return None
+    if args.target != "object":
+        raise ValueError("--target boundary scores a membrane map; multi-class predictions "
+                         "are scored by class: drop --target")
+    if args.class_names and args.colors:
+        raise ValueError("--colors names the classes already: drop --class-names")
+    names = args.class_names.split(",") if args.class_names else _colour_table(args)[0]
+    if names is not None and len(names) != classes:
+        flag = "--class-names" if args.class_names else f"--colors {args.colors.name}"
+        raise ValueError(f"{flag} gives {len(names)} names; the predictions have "
+                         f"{classes} classes (0..{classes - 1})")
+    return ConfusionScores(classes, ignore_index=args.ignore_index, names=names)
+
+
+def _colour_table(args):
+    """(names, {(r, g, b): id}) of ``--colors``, or (None, None)."""
+    from zoo.data.io import read_class_table
+
+    return read_class_table(args.colors) if args.colors else (None, None)
+
+
+def _class_table(report: dict) -> str:
+    lines = ["| class | IoU | Dice | labelled px | predicted px |", "| --- |" + " --- |" * 4]
+    for row in report["classes"]:
+        name = row["name"] if row["name"] == str(row["class"]) else \
+            f"{row['class']} {row['name']}"
+        lines.append(f"| {name} | {_shown(row['iou'], 'miou')} | {_shown(row['dice'], 'miou')} "
+                     f"| {row['truth_pixels']} | {row['predicted_pixels']} |")
+    return "\n".join(lines)
+
+
+def _confusion_table(report: dict) -> str:
+    """Rows: labelled class; columns: predicted; each row as fractions of its pixels."""
+    counts = np.asarray(report["confusion"], dtype=np.float64)
+    names = [row["name"] for row in report["classes"]]
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    lines = ["| labelled \\ predicted | " + " | ".join(names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    for name, row in zip(names, fractions, strict=True):
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    return "\n".join(lines)
+
+
 def _pages_to_score(args):
-    """[(name, (H, W) foreground probabilities, (H, W) label image)] for every page."""
+    """([(name, probabilities, label image)] for every page, the number of classes):
+    (H, W) foreground probabilities and a mask for one foreground class, (H, W, K)
+    probabilities and class ids for K > 2."""
     model_given = args.predictions.suffix == ".keras"
     if model_given:
         if args.images is None:
@@ -101,22 +213,29 @@ def _pages_to_score(args):
         pairs = pair_files(args.predictions, args.labels, key=args.key,
                            mask_suffix=args.mask_suffix, image_suffix="_prob",
                            what="probability maps (NAME_prob)")
-    predict = _predictor(args) if model_given else None
+    predict, classes = _predictor(args) if model_given else (None, None)
     pages = []
     for source, label_path in pairs:
         maps = predict(source) if predict else [_probabilities(p, source.name)
                                                 for p in read_pages(source)]
-        labels = read_masks(label_path)
+        found = maps[0].shape[-1] if maps[0].ndim == 3 else 2
+        if classes is None:
+            classes = found
+            _class_scores(args, classes)
+        elif found != classes:
+            raise ValueError(f"{source.name} holds {found} classes, the maps before it "
+                             f"{classes}: score one model's predictions at a time")
+        labels = read_masks(label_path, binary=classes <= 2, colors=_colour_table(args)[1])
         if len(maps) != len(labels):
             raise ValueError(f"{source.name} has {len(maps)} pages but {label_path.name} has "
                              f"{len(labels)}")
         for page, (probs, label) in enumerate(zip(maps, labels, strict=True)):
-            if probs.shape != label.shape:
-                raise ValueError(f"{source.name} is {probs.shape} but its labels "
+            if probs.shape[:2] != label.shape:
+                raise ValueError(f"{source.name} is {probs.shape[:2]} but its labels "
                                  f"{label_path.name} are {label.shape}")
             stem = source.stem.removesuffix("_prob")
             pages.append((stem if len(maps) == 1 else f"{stem}_{page:04d}", probs, label))
-    return pages
+    return pages, classes
 
 
 def _predictor(args):
@@ -127,25 +246,23 @@ def _predictor(args):
     from .predict import read_input
 
     model = load_model(args.predictions)
-    classes = mask_output(model, model.output_shape)[-1]
-    if classes > 2:
-        raise ValueError(f"zoo evaluate scores one foreground class; {args.predictions.name} "
-                         f"predicts {classes} classes")
+    classes = max(2, mask_output(model, model.output_shape)[-1])
+    _class_scores(args, classes)  # the flags checked before any image is predicted
 
     def predict(path: Path) -> list[np.ndarray]:
         image, stack = read_input(path, model.input_shape[-1])
-        foreground = predict_tiled(model, image, tta=args.tta, verbose=False)[..., -1]
-        return list(foreground) if stack else [foreground]
+        probs = predict_tiled(model, image, tta=args.tta, verbose=False)
+        if classes <= 2:
+            probs = probs[..., -1]
+        return list(probs) if stack else [probs]
 
-    return predict
+    return predict, classes
 
 
 def _probabilities(page: np.ndarray, name: str) -> np.ndarray:
-    """A stored map -> (H, W) float probabilities: 16-bit PNG / 65535, float TIFF as is."""
-    if page.ndim == 3:
-        if page.shape[-1] > 2:
-            raise ValueError(f"{name} holds {page.shape[-1]} classes; zoo evaluate scores one "
-                             "foreground class")
+    """A stored map -> float probabilities: (H, W) of the foreground (16-bit PNG / 65535,
+    float TIFF as is), or (H, W, K) of K > 2 classes (float TIFF)."""
+    if page.ndim == 3 and page.shape[-1] <= 2:
         page = page[..., -1]
     if page.dtype == np.uint16:
         return page / 65535.0
@@ -183,6 +300,7 @@ def _table(rows: dict, mean: dict) -> str:
 
 
 def _shown(value: float | None, score: str) -> str:
+    """A score for the tables: ``-`` where it is not defined."""
     if value is None:
         return "-"
     return f"{value:.{6 if score == 'warping_error' else 4}f}"

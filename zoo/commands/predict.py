@@ -60,7 +60,14 @@ def add_parser(commands) -> None:
     p.add_argument("--overlay", action="store_true",
                    help="also write NAME_overlay.png: the image with the mask in red")
     p.add_argument("--rle", type=Path, metavar="CSV",
-                   help="also write a Kaggle submission (ImageId,EncodedPixels) of the masks")
+                   help="also write a Kaggle submission of the masks: ImageId,EncodedPixels, "
+                   "or for a multi-class model ImageId,ClassId,EncodedPixels (a row per image "
+                   "and class)")
+    p.add_argument("--class-ids", type=Path, metavar="CSV",
+                   help="multi-class: also write image_id,PredictionString (each image's class "
+                   "ids, row by row, space-separated), the COCO-style competitions' form")
+    p.add_argument("--class-ids-size", metavar="HxW", help="--class-ids: the size the ids are "
+                   "given at (nearest neighbour), e.g. 256x256; default: as predicted")
     p.add_argument("--overwrite", action="store_true",
                    help="redo every input and replace existing outputs")
     p.set_defaults(run=run)
@@ -100,8 +107,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
     inputs = _inputs(args.input)
-    if args.rle is not None:
-        _check_rle_path(args.rle, args.overwrite)
+    size = _size(args.class_ids_size) if args.class_ids_size else None
+    if size and args.class_ids is None:
+        raise ValueError("--class-ids-size goes with --class-ids CSV")
+    for flag, path in (("--rle", args.rle), ("--class-ids", args.class_ids)):
+        if path is not None:
+            _check_submission_path(path, flag, args.overwrite)
     settings = {"model": str(args.model.resolve()), "threshold": args.threshold,
                 "tta": args.tta, "tile_size": args.tile_size, "overlap": args.overlap,
                 "watershed": args.watershed, "watershed_sigma": args.watershed_sigma,
@@ -119,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
     if args.watershed and classes > 2:
         raise ValueError(f"--watershed closes a boundary map, but this model predicts "
                          f"{classes} classes; drop --watershed")
-    if args.rle is not None and classes > 2:
-        raise ValueError(f"--rle encodes binary masks, but {args.model.name} predicts "
-                         f"{classes} classes; drop --rle")
+    if args.class_ids is not None and classes <= 2:
+        raise ValueError(f"--class-ids writes class maps; {args.model.name} predicts one "
+                         "foreground class: use --rle")
     created = not args.out.exists()
     _claim(args.out, settings, args.overwrite)
     progress = keras.utils.Progbar(len(inputs), unit_name="input")
@@ -134,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             outputs = _outputs(args.out, name, stack, args.format, args.overlay)
             if not args.overwrite and all(p.exists() for p in outputs.values()):
                 skipped += 1
-                if args.rle is not None:
+                if args.rle is not None or args.class_ids is not None:
                     masks.update(_read_masks(outputs["mask"], name, stack))
             else:
                 image, _ = read_input(path, channels)
@@ -151,13 +162,52 @@ def run(args: argparse.Namespace) -> int:
         if created and done == 0:  # a run that failed at once leaves no folder behind
             shutil.rmtree(args.out, ignore_errors=True)
         raise
-    if args.rle is not None:
-        from zoo.kaggle import write_submission
-
-        write_submission(args.rle, sorted(masks.items()), overwrite=args.overwrite)
+    written = _write_submissions(args, masks, classes, size)
     print(f"{done} predicted, {skipped} skipped (outputs exist; --overwrite redoes them) -> "
-          f"{args.out}" + (f"; submission {args.rle}" if args.rle else ""))
+          f"{args.out}" + "".join(f"; submission {path}" for path in written))
     return 0
+
+
+def _write_submissions(args, masks: dict, classes: int, size) -> list[Path]:
+    """The asked-for submission files, each read back and compared with ``masks``."""
+    from zoo import kaggle
+
+    rows, shapes = sorted(masks.items()), {name: mask.shape for name, mask in masks.items()}
+    written = []
+    if args.rle is not None:
+        if classes > 2:
+            kaggle.write_class_submission(args.rle, rows, num_classes=classes,
+                                          overwrite=args.overwrite)
+            back = kaggle.read_class_submission(args.rle, shapes)
+        else:
+            kaggle.write_submission(args.rle, rows, overwrite=args.overwrite)
+            back = kaggle.read_submission(args.rle, shapes)
+        _check_back(args.rle, back, masks)
+        written.append(args.rle)
+    if args.class_ids is not None:
+        kaggle.write_id_strings(args.class_ids, rows, num_classes=classes, size=size,
+                                overwrite=args.overwrite)
+        expected = {name: kaggle.resized_ids(mask, size) for name, mask in masks.items()}
+        back = kaggle.read_id_strings(args.class_ids, {n: m.shape for n, m in expected.items()})
+        _check_back(args.class_ids, back, expected)
+        written.append(args.class_ids)
+    return written
+
+
+def _check_back(path: Path, back: dict, masks: dict) -> None:
+    wrong = sorted(name for name in masks if name not in back
+                   or not np.array_equal(back[name], masks[name]))
+    if wrong:
+        raise ValueError(f"{path} does not parse back to the predicted masks of "
+                         f"{', '.join(wrong[:3])}; report this with the file")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'256' or '256x192' -> (H, W)."""
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"--class-ids-size takes H x W in pixels, e.g. 256x256, got {text!r}")
+    return (int(parts[0]), int(parts[-1]))
 
 
 def _inputs(path: Path) -> list[Path]:
@@ -173,16 +223,16 @@ def _inputs(path: Path) -> list[Path]:
     return [path]
 
 
-def _check_rle_path(path: Path, overwrite: bool) -> None:
+def _check_submission_path(path: Path, flag: str, overwrite: bool) -> None:
     """The submission file can be written: its folder exists, and it does not (or
     ``overwrite``)."""
     if path.is_dir():
-        raise IsADirectoryError(f"--rle {path} is a folder; give a CSV file name")
+        raise IsADirectoryError(f"{flag} {path} is a folder; give a CSV file name")
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"--rle {path}: folder {path.parent} does not exist; create "
+        raise FileNotFoundError(f"{flag} {path}: folder {path.parent} does not exist; create "
                                 "it or choose another path")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"--rle {path} exists; choose another path or --overwrite")
+        raise FileExistsError(f"{flag} {path} exists; choose another path or --overwrite")
 
 
 def _claim(out: Path, settings: dict, overwrite: bool) -> None:

@@ -8,12 +8,14 @@ import importlib
 
 EXPORTS = {
     "CoarseGridElastic": "augment", "paper_augmentation": "augment",
-    "with_context": "context", "CTCData": "ctc", "load_ctc": "ctc",
+    "with_context": "context", "CocoSet": "coco", "read_coco": "coco",
+    "CTCData": "ctc", "load_ctc": "ctc",
     "SegmentationDataset": "dataset", "load_folder": "folders",
     "read_images": "io", "read_masks": "io", "ISBI2012": "isbi2012", "load_isbi2012": "isbi2012",
     "TrainingData": "layouts", "detect_layout": "layouts", "load_training_data": "layouts",
     "locate": "locate",
-    "synthetic_cells": "synthetic", "unet_weight_map": "weight_map",
+    "synthetic_cells": "synthetic", "synthetic_scenes": "scenes", "write_scenes": "scenes",
+    "unet_weight_map": "weight_map",
 }
 
 

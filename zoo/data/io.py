@@ -260,6 +260,32 @@ def _colour_classes(rgb: np.ndarray, colors, name: str) -> np.ndarray:
     return classes
 
 
+def read_class_table(path) -> tuple[list[str], dict[tuple[int, int, int], int]]:
+    """A colour table file (JSON ``{"name": [r, g, b], ...}`` in class-id order, the
+    background first, as ``zoo.data.write_scenes`` writes ``classes.json``) -> the class
+    names and ``{(r, g, b): class_id}`` for :func:`read_masks`."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"colour table not found: {path}")
+    try:
+        table = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not JSON ({error}); a colour table is "
+                         '{"background": [0, 0, 0], "name": [r, g, b], ...}') from error
+    good = isinstance(table, dict) and len(table) >= 2 and all(
+        isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255
+                                                   for v in c) for c in table.values())
+    if not good:
+        raise ValueError(f"{path} must map at least two class names to [r, g, b] colours "
+                         '(0..255) in class-id order: {"background": [0, 0, 0], ...}')
+    colors = {tuple(c): i for i, c in enumerate(table.values())}
+    if len(colors) != len(table):
+        raise ValueError(f"{path} gives two classes one colour")
+    return list(table), colors
+
+
 def with_channel(images: np.ndarray) -> np.ndarray:
     """(N, H, W) -> (N, H, W, 1); (N, H, W, C) unchanged."""
     return images[..., None] if images.ndim == 3 else images

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import checks
+from ..data.layouts import LAYOUTS as DATA_LAYOUTS
 
 try:
     import tomllib
@@ -33,18 +34,27 @@ class Setting:
     runtime: bool = False  # how the run is carried out: free to change on resume
 
 
-LAYOUTS = ("auto", "isbi", "ctc", "folder")
+LAYOUTS = ("auto", *DATA_LAYOUTS)
 SETTINGS = {
     # data
     "dataset": Setting("", "a named data set (isbi2012), found by --data, then $ZOO_DATA/NAME, "
                        "then the user cache where `zoo data fetch` puts it"),
     "data": Setting("", "the data folder (any layout below); overrides dataset's location"),
     "layout": Setting("auto", "data layout: isbi (ISBI 2012), ctc (Cell Tracking Challenge), "
-                      "folder (images/ + masks/); auto detects it", LAYOUTS),
+                      "folder (images/ + masks/), coco (a COCO file, --coco); auto detects "
+                      "it", LAYOUTS),
+    "coco": Setting("", "coco layout: the COCO annotation file in the data folder (e.g. "
+                    "train.json); image file names start from the data folder or its images/"),
+    "val_data": Setting("", "folder and coco layouts: the given validation split, a folder "
+                        "holding the same subfolders (relative to the data folder or absolute) "
+                        "or a second COCO file; else the last val-fraction validates"),
     "images": Setting("images", "folder layout: the image subfolder"),
     "masks": Setting("masks", "folder layout: the mask subfolder"),
     "key": Setting("", "folder layout: pair images and masks by 'id' (leading id) or a regex"),
     "mask_suffix": Setting("", "folder layout: mask names end with this"),
+    "colors": Setting("", "folder layout: colour masks' colour table, a JSON file in the data "
+                      "folder mapping class names to [r, g, b] in class-id order (e.g. "
+                      "classes.json)"),
     "sequence": Setting("01", "ctc layout: the sequence"),
     "train_slices": Setting("0-19", "isbi layout: training slices ('0-19' or '3,5,7')"),
     "val_slices": Setting("20-24", "isbi layout: validation slices"),

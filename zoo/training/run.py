@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import machine
 from ..data.io import IMAGE_SUFFIXES
+from ..data.layouts import CLASS_MAPS
 from . import config as settings
 from .loop import CONFIG, SegmentationValidation, check_run_dir, read_state, train
 from .setup import compile_model, prepare, set_bn_momentum
@@ -35,7 +36,8 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
                     batch_size=config["batch_size"])
     weighted = any(name == "wce" for _, name in parse_loss_spec(config["loss"]))
     layout = config["layout"] if config["layout"] != "auto" else detect_layout(
-        root, images=config["images"], masks=config["masks"], sequence=config["sequence"])
+        root, images=config["images"], masks=config["masks"], sequence=config["sequence"],
+        coco=config["coco"])
     if config["postprocess"] != "none" and layout != "isbi":
         raise ValueError(f"postprocess {config['postprocess']} closes membrane maps (the isbi "
                          f"layout); the {layout} layout takes postprocess none")
@@ -44,7 +46,8 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
         key=config["key"], mask_suffix=config["mask_suffix"], sequence=config["sequence"],
         train_slices=config["train_slices"], val_slices=config["val_slices"],
         val_fraction=config["val_fraction"], context=config["context"],
-        num_classes=config["num_classes"], final=config["final"], weight_maps=weighted)
+        num_classes=config["num_classes"], final=config["final"], weight_maps=weighted,
+        coco=config["coco"], val_data=config["val_data"], colors=config["colors"])
     print(f"{data.description} ({root})", flush=True)
     config = {**config, "layout": data.layout,  # saved absolute: resumes from any folder
               "data": str(root.expanduser().resolve()) if config["data"] else ""}
@@ -184,7 +187,7 @@ def build_model(config: dict, *, channels: int, steps: int):
                       encoder_options=config["encoder_options"], **options)
     set_bn_momentum(model, config["bn_momentum"])
     classes = config["num_classes"]
-    metric = IoU(2, class_id=1) if classes == 2 and config["layout"] != "folder" \
+    metric = IoU(2, class_id=1) if classes == 2 and config["layout"] not in CLASS_MAPS \
         else IoU(classes)  # a 2-class isbi or ctc model: its foreground
     return compile_model(model, loss_from_spec(config["loss"]), lr=config["lr"], steps=steps,
                          ema=config["ema"], deep_supervision=config["deep_supervision"],
@@ -227,8 +230,9 @@ def _validation(config: dict, data, out: Path):
     return SegmentationValidation(
         data.val_images, data.val_masks, out, isbi_labels=data.val_labels,
         every=config["val_every"] or epochs,
-        monitor=("val_post_v_rand" if post else "val_v_rand") if isbi else "val_iou",
-        channel=-1 if classes == 1 else (1 if data.layout != "folder" else None),
+        monitor=("val_post_v_rand" if post else "val_v_rand") if isbi else
+        "val_miou" if classes > 2 else "val_iou",
+        channel=-1 if classes == 1 else (1 if data.layout not in CLASS_MAPS else None),
         tile_kwargs={} if valid else {"tile_size": config["val_tile"],
                                       "overlap": config["val_overlap"]},
         postprocess=partial(watershed_boundaries, sigma=config["watershed_sigma"]) if post
