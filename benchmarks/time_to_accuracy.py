@@ -24,9 +24,10 @@ Subjects:
 
 Training seconds include the first steps' compilation (a user waits for it too) and
 exclude scoring. Each run writes ``results/time_to_accuracy/SUBJECT-seedS.json`` (the
-machine label, its float32 matmul rate, the command, the curve), rewritten after every
-point; ``chart`` draws every record into ``time_to_accuracy.png`` beside them. Run one
-subject at a time on an otherwise idle machine (the budgets are wall clock).
+machine label, its float32 matmul rate, the command, a note, the curve), rewritten after
+every point; ``chart`` draws every record into ``time_to_accuracy.png`` beside them and
+tabulates them in ``time_to_accuracy.md``. Run one subject at a time on an otherwise idle
+machine (the budgets are wall clock), or say in ``--note`` what else ran.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
                             help="training seconds (default 7200)")
     run_parser.add_argument("--out", type=Path, default=RESULTS)
     run_parser.add_argument("--data", default=None, help="ISBI 2012 folder (else $ZOO_DATA)")
+    run_parser.add_argument("--note", default="", help="what else ran on the machine, etc.")
     chart_parser = sub.add_parser("chart", help="draw every record in a folder")
     chart_parser.add_argument("folder", type=Path, nargs="?", default=RESULTS)
     args = parser.parse_args(argv)
@@ -71,13 +73,15 @@ def main(argv=None) -> int:
     os.environ.setdefault("KERAS_BACKEND", "torch" if args.subject in PEERS[1:] else
                           "tensorflow")
     print(run(args.subject, seed=args.seed, budget=args.budget, out=args.out, data=args.data,
+              note=args.note,
               command="python -m benchmarks.time_to_accuracy " + " ".join(argv or sys.argv[1:])))
     return 0
 
 
 def run(subject: str, *, seed: int, budget: float, out: Path, data=None,
-        command: str = "") -> Path:
-    """Train ``subject`` for ``budget`` training seconds; returns its record's path."""
+        command: str = "", note: str = "") -> Path:
+    """Train ``subject`` for ``budget`` training seconds; returns its record's path.
+    ``note``: what a reader should know of the run (e.g. a machine shared with other work)."""
     from zoo import machine
 
     out = Path(out)
@@ -86,7 +90,7 @@ def run(subject: str, *, seed: int, budget: float, out: Path, data=None,
     record = {"subject": subject, "seed": seed, "budget_s": budget, "command": command,
               "machine": machine.describe()["label"],
               "matmul_gflops": round(machine.matmul_peak_gflops()["gflops"], 1),
-              "versions": machine.versions(), "curve": []}
+              "versions": machine.versions(), "note": note, "curve": []}
 
     def add(point: dict) -> None:
         record["curve"].append({k: (round(v, 5) if isinstance(v, float) else v)
@@ -208,9 +212,35 @@ def _smp_loop(seed: int):
     return step, predict
 
 
+def summary(records: list[dict]) -> str:
+    """The records as Markdown: per subject and seed, V_rand / V_info after the watershed
+    at each budget, from the last point within 5% of it (``-``: the run had none)."""
+    longest = max(p["train_s"] for r in records for p in r["curve"])
+    marks = [b for b in BUDGETS if b >= 240 and b <= longest * 1.05 + 1]
+    lines = ["| subject | seed | " + " | ".join(f"{b // 60} min" for b in marks) + " |",
+             "| --- | --- |" + " --- |" * len(marks)]
+    for record in records:
+        cells = []
+        for mark in marks:
+            within = [p for p in record["curve"] if p["train_s"] <= mark * 1.05]
+            cells.append(f"{within[-1]['post_v_rand']:.3f} / {within[-1]['post_v_info']:.3f}"
+                         if within else "-")
+        lines.append(f"| {record['subject']} | {record['seed']} | " + " | ".join(cells) + " |")
+    notes = sorted({r["note"] for r in records if r.get("note")})
+    machines = sorted({f"{r['machine']}, float32 matmul {r['matmul_gflops']} GFLOP/s"
+                       for r in records})
+    return ("# Time to accuracy, ISBI 2012 slices 20..24\n\n"
+            "V_rand / V_info after the watershed, at the last validation within 5% of each "
+            "budget of training seconds; a preset that stopped at its own step count shows "
+            "its last validation (`python -m benchmarks.time_to_accuracy chart`).\n\n"
+            + "\n".join(lines) + "\n\nMachine: " + "; ".join(machines) + "."
+            + "".join(f"\n\nNote: {note}" for note in notes) + "\n")
+
+
 def chart(folder: Path) -> Path:
     """V_rand and V_info after the watershed against training minutes, one line per
-    subject and seed, from every record in ``folder``."""
+    subject and seed, from every record in ``folder``; beside it ``time_to_accuracy.md``
+    (:func:`summary`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,21 +253,27 @@ def chart(folder: Path) -> Path:
     colours = {}
     for record in records:
         first = record["subject"] not in colours  # one legend entry per subject
+        shared = " (shared machine)" if record.get("note") else ""
         colour = colours.setdefault(record["subject"], f"C{len(colours)}")
         minutes = [p["train_s"] / 60 for p in record["curve"]]
         for axis, key in zip(axes, ("post_v_rand", "post_v_info"), strict=True):
             axis.plot(minutes, [p.get(key) for p in record["curve"]], "o-", color=colour,
-                      markersize=3, label=record["subject"] if first else None)
+                      markersize=3, label=record["subject"] + shared if first else None)
+    lowest = min((p[k] for r in records for p in r["curve"] for k in ("post_v_rand",
+                                                                       "post_v_info")
+                  if p.get(k) is not None), default=0.8)
     for axis, name, target in zip(axes, ("V_rand", "V_info"), (0.97, 0.985), strict=True):
         axis.axhline(target, color="gray", linestyle=":", linewidth=1)
         axis.set(xscale="log", xlabel="training minutes", ylabel=f"{name} (watershed)",
-                 title=f"{name}, ISBI 2012 slices 20..24", ylim=(0.8, 1.0),
+                 title=f"{name}, ISBI 2012 slices 20..24",
+                 ylim=(max(0.0, min(0.8, lowest - 0.02)), 1.0),  # every point shown
                  xticks=[1, 2, 4, 8, 15, 30, 60, 120], xticklabels=[1, 2, 4, 8, 15, 30, 60, 120])
     axes[0].legend(fontsize=8)
     figure.suptitle(f"{records[0]['machine']}", fontsize=9)
     figure.tight_layout()
     path = Path(folder) / "time_to_accuracy.png"
     figure.savefig(path, dpi=110)
+    (Path(folder) / "time_to_accuracy.md").write_text(summary(records))
     return path
 
 

@@ -133,8 +133,8 @@ def test_a_tiff_stack_gives_float_maps_and_a_mask_stack(model_path, tmp_path):
     out = tmp_path / "out"
     assert main(["predict", str(model_path), str(tmp_path / "s.tif"), "--out", str(out),
                  *TILES]) == 0
-    probs = tifffile.imread(out / "s_prob.tif")
-    assert probs.dtype == np.float32 and probs.shape == (3, 40, 52, 1)
+    probs = tifffile.imread(out / "s_prob.tif")  # one gray page per section
+    assert probs.dtype == np.float32 and probs.shape == (3, 40, 52)
     assert tifffile.imread(out / "s_mask.tif").shape == (3, 40, 52)
 
 
@@ -197,6 +197,7 @@ def test_a_multi_class_model_writes_both_submission_forms_that_parse_back(folder
                  "--class-ids", str(ids), "--class-ids-size", "20x26", *TILES]) == 0
     assert f"submission {rle}; submission {ids}" in capsys.readouterr().out
     masks = {n: np.array(Image.open(out / f"{n}_mask.png")) for n in ("a", "b", "c")}
+    assert tifffile.imread(out / "a_prob.tif").shape == (40, 52, 3)  # every class's map
     assert rle.read_text().splitlines()[0] == "ImageId,ClassId,EncodedPixels"
     assert len(rle.read_text().splitlines()) == 1 + 3 * 2  # a row per image and class 1, 2
     back = read_class_submission(rle, {n: (40, 52) for n in masks})

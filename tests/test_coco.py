@@ -111,13 +111,23 @@ def test_command_line_names_the_class_count_and_misplaced_flags(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_zoo_train_reads_a_coco_folder(tmp_path):
-    root = tmp_path / "scenes"
-    write_scenes(root, 4, size=64, num_classes=4)
-    out = tmp_path / "run"
+def test_the_competition_flow_from_the_command_line(tmp_path, capsys):
+    """zoo data scenes -> zoo train (COCO) -> zoo predict (both submission forms) ->
+    zoo evaluate (mIoU, per-class table, confusion picture)."""
+    root, run, preds = tmp_path / "scenes", tmp_path / "run", tmp_path / "preds"
+    assert main(["data", "scenes", str(root), "--n", "4", "--size", "64", "--num-classes",
+                 "4"]) == 0
     assert main(["train", "--data", str(root), "--coco", "annotations.json", "--num-classes",
-                 "4", "--loss", "ce+dice", "--out", str(out), "--filters", "4",
+                 "4", "--loss", "ce+dice", "--out", str(run), "--filters", "4",
                  "--model-option", "depth=2", "--patch", "32", "--steps", "2",
                  "--checkpoint-every", "2", "--batch-size", "2", "--verbose", "0"]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["miou"] <= 1
+    assert main(["predict", str(run / "model.keras"), str(root / "images"), "--out",
+                 str(preds), "--rle", str(tmp_path / "rle.csv"), "--class-ids",
+                 str(tmp_path / "ids.csv"), "--class-ids-size", "32x32"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(preds), str(root / "colour_masks"), "--colors",
+                 str(root / "classes.json"), "--confusion", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 disc |" in out and "mIoU" in out and (tmp_path / "c.png").is_file()

@@ -19,7 +19,12 @@ def test_the_chart_draws_every_record(tmp_path):
     for subject, seed, score in (("preset:isbi2012/quick", 0, 0.95), ("sm:unet/x", 0, 0.9),
                                  ("sm:unet/x", 1, 0.91)):
         curve = [{"train_s": s, "step": s, "post_v_rand": score, "post_v_info": score}
-                 for s in (60, 120)]
+                 for s in (60, 250, 470)]
         (tmp_path / f"{subject.replace(':', '-').replace('/', '-')}-seed{seed}.json").write_text(
-            json.dumps({"subject": subject, "seed": seed, "machine": "m", "curve": curve}))
+            json.dumps({"subject": subject, "seed": seed, "machine": "m", "matmul_gflops": 9,
+                        "note": "shared" if seed else "", "curve": curve}))
     assert tta.chart(tmp_path).stat().st_size > 10_000
+    table = (tmp_path / "time_to_accuracy.md").read_text()
+    assert "| subject | seed | 4 min | 8 min |" in table  # budgets the runs reached
+    assert "| sm:unet/x | 1 | 0.910 / 0.910 | 0.910 / 0.910 |" in table
+    assert "Machine: m, float32 matmul 9 GFLOP/s." in table and "Note: shared" in table

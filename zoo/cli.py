@@ -1,6 +1,7 @@
 """The ``zoo`` command: ``zoo train``, ``zoo predict``, ``zoo evaluate``, ``zoo export``,
-``zoo plot``, ``zoo bench``, ``zoo info``, ``zoo demo`` and ``zoo data fetch``. A user
-error exits with 2 and one line naming it (``--debug``: the traceback)."""
+``zoo plot``, ``zoo bench``, ``zoo info``, ``zoo demo``, ``zoo data fetch`` and
+``zoo data scenes``. A user error exits with 2 and one line naming it (``--debug``: the
+traceback)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -84,6 +86,17 @@ def data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def data_scenes(args: argparse.Namespace) -> int:
+    from zoo.data import write_scenes
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise FileExistsError(f"{args.out} is not empty; choose a new folder")
+    path = write_scenes(args.out, args.n, args.size, args.seed, num_classes=args.num_classes)
+    print(f"{args.n} scenes of {args.num_classes} classes -> {args.out} (images/, masks/, "
+          f"colour_masks/ with classes.json, COCO {path.name})")
+    return 0
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line (exit code 2), like every other error."""
 
@@ -136,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--allow-unverified", action="store_true",
                    help="download files that have no pinned checksum")
     f.set_defaults(run=data_fetch)
+    g = data.add_parser("scenes", help="write synthetic multi-class scenes as competitions "
+                        "ship data: images, class-id and colour masks, COCO annotations")
+    g.add_argument("out", type=Path, help="a new folder")
+    g.add_argument("--n", type=int, default=200, help="images")
+    g.add_argument("--size", type=int, default=128, help="image side")
+    g.add_argument("--num-classes", type=int, default=11, help="classes with the "
+                   "background (2..11)")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(run=data_scenes)
     return parser
 
 

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         for i, path in enumerate(inputs):
             name = path.stem
             stack = _is_stack(path)
-            outputs = _outputs(args.out, name, stack, args.format, args.overlay)
+            outputs = _outputs(args.out, name, stack, args.format, args.overlay, classes)
             if not args.overwrite and all(p.exists() for p in outputs.values()):
                 skipped += 1
                 if args.rle is not None or args.class_ids is not None:
@@ -259,8 +259,9 @@ def _is_stack(path: Path) -> bool:
     return page_count(path) > 1
 
 
-def _outputs(out: Path, name: str, stack: bool, fmt: str, overlay: bool) -> dict[str, Path]:
-    tiff = stack or fmt == "tiff"
+def _outputs(out: Path, name: str, stack: bool, fmt: str, overlay: bool,
+             classes: int) -> dict[str, Path]:
+    tiff = stack or fmt == "tiff" or classes > 2  # PNG holds the foreground map only
     outputs = {"prob": out / f"{name}_prob.{'tif' if tiff else 'png'}",
                "mask": out / f"{name}_mask.{'tif' if stack else 'png'}"}
     if overlay and not stack:
@@ -327,8 +328,12 @@ def _write_outputs(outputs, image, probs, mask, stack, overwrite) -> None:
         foreground = np.round(probs[..., -1] * 65535).astype(np.uint16)
         write("prob", lambda p: Image.fromarray(foreground).save(p, format="PNG"))
     else:
-        write("prob", lambda p: tifffile.imwrite(p, probs.astype(np.float32),
-                                                 photometric="minisblack"))
+        # a page per image with the classes as its samples (one class: a gray page), as
+        # zoo.data.io.read_pages reads them back
+        one = probs.shape[-1] == 1
+        write("prob", lambda p: tifffile.imwrite(
+            p, (probs[..., 0] if one else probs).astype(np.float32), photometric="minisblack",
+            planarconfig=None if one else "contig"))
     if stack:
         write("mask", lambda p: tifffile.imwrite(p, shown, photometric="minisblack"))
     else:
