@@ -223,16 +223,19 @@ def summary(records: list[dict]) -> str:
         cells = []
         for mark in marks:
             within = [p for p in record["curve"] if p["train_s"] <= mark * 1.05]
-            cells.append(f"{within[-1]['post_v_rand']:.3f} / {within[-1]['post_v_info']:.3f}"
-                         if within else "-")
+            last = within[-1] if within else None
+            early = f" ({last['train_s'] / 60:.0f} min)" if last and \
+                last["train_s"] < 0.95 * mark else ""
+            cells.append(f"{last['post_v_rand']:.3f} / {last['post_v_info']:.3f}{early}"
+                         if last else "-")
         lines.append(f"| {record['subject']} | {record['seed']} | " + " | ".join(cells) + " |")
     notes = sorted({r["note"] for r in records if r.get("note")})
     machines = sorted({f"{r['machine']}, float32 matmul {r['matmul_gflops']} GFLOP/s"
                        for r in records})
     return ("# Time to accuracy, ISBI 2012 slices 20..24\n\n"
             "V_rand / V_info after the watershed, at the last validation within 5% of each "
-            "budget of training seconds; a preset that stopped at its own step count shows "
-            "its last validation (`python -m benchmarks.time_to_accuracy chart`).\n\n"
+            "budget of training seconds (in brackets: a run that stopped earlier, at its step "
+            "count or budget, and when) (`python -m benchmarks.time_to_accuracy chart`).\n\n"
             + "\n".join(lines) + "\n\nMachine: " + "; ".join(machines) + "."
             + "".join(f"\n\nNote: {note}" for note in notes) + "\n")
 
