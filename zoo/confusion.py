@@ -90,6 +90,14 @@ class ConfusionScores:
                 "confusion": self.confusion.tolist()}
 
 
+def row_fractions(confusion) -> np.ndarray:
+    """Each row of a confusion matrix as fractions of its truth class's pixels (rows
+    with no pixel stay 0)."""
+    counts = np.asarray(confusion, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
 def class_iou(confusion: np.ndarray) -> list[float | None]:
     """Each class's |T & P| / |T | P| from a confusion matrix; ``None`` where the class
     is in neither."""

@@ -110,8 +110,9 @@ def confusion_figure(confusion, names=None, *, title="confusion matrix"):
     names = [str(n) for n in names] if names is not None else [str(c) for c in range(k)]
     if len(names) != k:
         raise ValueError(f"{len(names)} names for a {k}-class confusion matrix")
-    rows = counts.sum(axis=1, keepdims=True)
-    fractions = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    from .confusion import row_fractions
+
+    fractions = row_fractions(counts)
     plt = _pyplot()
     side = 2.5 + 0.45 * k
     fig, ax = plt.subplots(figsize=(side + 1, side))

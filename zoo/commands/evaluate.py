@@ -183,10 +183,10 @@ def _class_table(report: dict) -> str:
 
 def _confusion_table(report: dict) -> str:
     """Rows: labelled class; columns: predicted; each row as fractions of its pixels."""
-    counts = np.asarray(report["confusion"], dtype=np.float64)
+    from zoo.confusion import row_fractions
+
     names = [row["name"] for row in report["classes"]]
-    totals = counts.sum(axis=1, keepdims=True)
-    fractions = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    fractions = row_fractions(report["confusion"])
     lines = ["| labelled \\ predicted | " + " | ".join(names) + " |",
              "| --- |" + " --- |" * len(names)]
     for name, row in zip(names, fractions, strict=True):
@@ -214,6 +214,7 @@ def _pages_to_score(args):
                            mask_suffix=args.mask_suffix, image_suffix="_prob",
                            what="probability maps (NAME_prob)")
     predict, classes = _predictor(args) if model_given else (None, None)
+    colours = _colour_table(args)[1]  # read once, for every label file
     pages = []
     for source, label_path in pairs:
         maps = predict(source) if predict else [_probabilities(p, source.name)
@@ -225,7 +226,7 @@ def _pages_to_score(args):
         elif found != classes:
             raise ValueError(f"{source.name} holds {found} classes, the maps before it "
                              f"{classes}: score one model's predictions at a time")
-        labels = read_masks(label_path, binary=classes <= 2, colors=_colour_table(args)[1])
+        labels = read_masks(label_path, binary=classes <= 2, colors=colours)
         if len(maps) != len(labels):
             raise ValueError(f"{source.name} has {len(maps)} pages but {label_path.name} has "
                              f"{len(labels)}")
