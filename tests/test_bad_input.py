@@ -608,6 +608,12 @@ TRAIN_CASES = [
     ("lr not a number", ["--lr", "fast"], "invalid float value: 'fast'"),
     ("lr 0", ["--lr", "0"], "lr must be > 0"),
     ("batch size 0", ["--batch-size", "0"], "batch-size must be a positive integer"),
+    ("accumulate 0", ["--accumulate", "0"], "accumulate must be a positive integer"),
+    ("one fold", ["--folds", "1"], "folds must be 0 \\(off\\) or at least 2"),
+    ("a fold without folds", ["--fold", "2"], "--fold picks one of --folds K"),
+    ("a fold beyond the folds", ["--folds", "3", "--fold", "5"], "the folds are 0..2"),
+    ("folds on the isbi layout", ["--folds", "3"], "folds 3: k-fold splits the annotated "
+     "images, but the isbi layout splits by --train-slices"),
     ("num classes 0", ["--num-classes", "0"], "num-classes must be a positive integer"),
     ("ema 1", ["--ema", "1"], "ema is a momentum in \\[0, 1\\)"),
     ("val fraction 0", ["--val-fraction", "0"], "val-fraction must be between 0 and 1"),
@@ -681,6 +687,20 @@ PREDICT_CASES = [
      "H x W in pixels"),
     ("watershed of a multi-class model", ["{root}/models/classes.keras", "{root}/isbi/test",
                                           "--watershed"], "drop --watershed"),
+    ("ensemble weights not numbers", ["{root}/models/gray.keras", "{root}/models/gray.keras",
+                                      "{root}/isbi/test", "--ensemble-weights", "a,b"],
+     "--ensemble-weights takes numbers"),
+    ("ensemble weights miscounted", ["{root}/models/gray.keras", "{root}/models/gray.keras",
+                                     "{root}/isbi/test", "--ensemble-weights", "1"],
+     "gives 1 weight\\(s\\) for 2 model file"),
+    ("ensemble weights negative", ["{root}/models/gray.keras", "{root}/models/gray.keras",
+                                   "{root}/isbi/test", "--ensemble-weights", "1,-1"],
+     "must be non-negative"),
+    ("ensemble of other class counts", ["{root}/models/gray.keras",
+                                        "{root}/models/classes.keras", "{root}/isbi/test"],
+     "same channels and predict the same classes"),
+    ("a folder without a model", ["{root}/isbi", "{root}/isbi/test", "{root}/isbi/test"],
+     "holding neither model.keras"),
 ]
 EVALUATE_CASES = [
     ("labels missing", ["{root}/isbi/images", "{root}/nowhere"], "nowhere"),
@@ -733,6 +753,11 @@ EXPORT_CASES = [
 
 # (id, argv with {root} for the user's folder, words in the one-line error)
 SPLIT = ["--train-slices", "0-1", "--val-slices", "2", "--patch", "16"]
+def _paths(argv: list[str]) -> int:
+    """How many leading arguments are paths (models, then the input)."""
+    return next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))
+
+
 CLI = [
     ("train data missing", ["train", "--data", "{root}/nowhere", "--out", "{root}/run"],
      "nowhere"),
@@ -753,7 +778,8 @@ CLI = [
      ["evaluate", "{root}/nowhere", "{root}/isbi/labels"], "nowhere"),
     *[(f"train {name}", ["train", "--data", "{root}/isbi", "--out", "{root}/run", *SPLIT,
                          *argv], words) for name, argv, words in TRAIN_CASES],
-    *[(f"predict {name}", ["predict", *argv[:2], "--out", "{root}/pred", *argv[2:]], words)
+    *[(f"predict {name}", ["predict", *argv[:_paths(argv)], "--out", "{root}/pred",
+                           *argv[_paths(argv):]], words)
       for name, argv, words in PREDICT_CASES],
     *[(f"evaluate {name}", ["evaluate", *argv], words) for name, argv, words in EVALUATE_CASES],
     *[(f"export {name}", ["export", *argv], words) for name, argv, words in EXPORT_CASES],

@@ -131,3 +131,48 @@ def test_the_competition_flow_from_the_command_line(tmp_path, capsys):
                  str(root / "classes.json"), "--confusion", str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr().out
     assert "| 1 disc |" in out and "mIoU" in out and (tmp_path / "c.png").is_file()
+
+
+@pytest.mark.slow
+def test_k_fold_training_and_a_fold_ensemble_from_the_command_line(tmp_path, capsys):
+    """COCO folder -> zoo train --folds 3 -> zoo predict with the three fold models and
+    TTA -> zoo evaluate (mIoU, per-class table, confusion picture; the ensemble beside its
+    members) -> a submission that parses back to the predicted masks."""
+    from PIL import Image
+
+    from zoo.kaggle import read_class_submission
+
+    root, runs, preds = tmp_path / "scenes", tmp_path / "folds", tmp_path / "preds"
+    assert main(["data", "scenes", str(root), "--n", "6", "--size", "64", "--num-classes",
+                 "4"]) == 0
+    train = ["train", "--data", str(root), "--coco", "annotations.json", "--num-classes", "4",
+             "--loss", "ce+dice", "--folds", "3", "--out", str(runs), "--filters", "4",
+             "--model-option", "depth=2", "--patch", "32", "--steps", "2",
+             "--checkpoint-every", "2", "--batch-size", "2", "--tta", "flips", "--verbose", "0"]
+    assert main(train) == 0
+    oof = json.loads((runs / "oof.json").read_text())
+    assert oof["images"] == 6 and sorted(oof["names"]) == [f"{i:04d}" for i in range(6)]
+    assert set(oof["per_fold"]) == {"0", "1", "2"} and 0 <= oof["out_of_fold"]["miou"] <= 1
+    capsys.readouterr()
+    assert main(["train", "--out", str(runs), "--resume", "--verbose", "0"]) == 0
+    assert capsys.readouterr().out.count(": done (") == 3
+
+    csv = tmp_path / "submission.csv"
+    assert main(["predict", str(runs), str(root / "images"), "--out", str(preds), "--tta",
+                 "flips", "--rle", str(csv)]) == 0
+    assert len(json.loads((preds / "predict.json").read_text())["model"]["ensemble"]) == 3
+    masks = {p.stem[:-5]: np.asarray(Image.open(p)) for p in preds.glob("*_mask.png")}
+    back = read_class_submission(csv, {name: m.shape for name, m in masks.items()})
+    assert set(back) == set(masks)
+    for name, mask in masks.items():
+        np.testing.assert_array_equal(back[name], mask)
+
+    capsys.readouterr()
+    assert main(["evaluate", str(preds), str(root / "colour_masks"), "--colors",
+                 str(root / "classes.json"), "--confusion", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 disc |" in out and "mIoU" in out and (tmp_path / "c.png").is_file()
+    assert main(["evaluate", str(runs), str(root / "masks"), "--images", str(root / "images"),
+                 "--tta", "flips"]) == 0
+    out = capsys.readouterr().out
+    assert "fold-2/model.keras |" in out and "| ensemble |" in out

@@ -8,7 +8,7 @@ import zoo
 from zoo.encoders.applications import BACKBONES
 
 # One encoder per family runs on every backend; the rest run in the slow (TensorFlow) pass.
-REPRESENTATIVES = {"plain", "resnet18", "resnet50", "resnet50v2", "efficientnetb0",
+REPRESENTATIVES = {"plain", "resnet18", "hrnet_w18", "resnet50", "resnet50v2", "efficientnetb0",
                    "efficientnetv2b0", "vgg16"}
 SLOW = pytest.mark.slow
 ENCODERS = [name if name in REPRESENTATIVES else pytest.param(name, marks=pytest.mark.slow)
@@ -63,7 +63,8 @@ def _weights_file(name, tmp_path):
     return backbone, path
 
 
-@pytest.mark.parametrize("name", ["resnet18", pytest.param("resnet50", marks=SLOW),
+@pytest.mark.parametrize("name", ["resnet18", pytest.param("hrnet_w18", marks=SLOW),
+                                  pytest.param("resnet50", marks=SLOW),
                                   pytest.param("efficientnetv2b0", marks=SLOW)])
 def test_local_weights_file_is_loaded_exactly(name, tmp_path):
     backbone, path = _weights_file(name, tmp_path)

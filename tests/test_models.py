@@ -10,6 +10,7 @@ from zoo.registry import MODELS
 SMALL = {  # the smallest configurations that exercise each decoder fully
     "deeplabv3_plus": {"aspp_filters": 8, "low_level_filters": 4, "decoder_filters": 8},
     "fcn": {"fc_filters": 8, "fc_dropout": 0.0},
+    "hrnet": {},
     "unet": {},
     "unet_3plus": {"cat_channels": 4},
     "unet_plus_plus": {},

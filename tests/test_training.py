@@ -154,3 +154,33 @@ def test_keep_last_keeps_and_scores_the_last_model(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # no EMA: the last weights
     with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
         _tiny_run(tmp_path / "other", steps=2, keep="first")
+
+
+def test_accumulated_batches_update_as_one_batch_of_them_all():
+    """``accumulate=2`` (the optimizer's gradient_accumulation_steps): two batches of 2
+    give the one update a batch of 4 gives, and nothing in between."""
+    import numpy as np
+
+    from zoo.training import compile_model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 16, 16, 1), dtype=np.float32)
+    y = (x > 0.5).astype("float32")
+
+    def model(accumulate):
+        keras.utils.set_random_seed(0)
+        net = zoo.unet((16, 16, 1), 1, depth=2, encoder_options={"filters": 4}, dropout=0.0)
+        return compile_model(net, "binary_crossentropy", lr=0.1, steps=10, optimizer="sgd",
+                             momentum=0.0, accumulate=accumulate)
+
+    accumulated, whole = model(2), model(1)
+    start = [w.copy() for w in accumulated.get_weights()]
+    accumulated.train_on_batch(x[:2], y[:2])
+    for a, b in zip(accumulated.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(a, b)  # no update after the first batch
+    accumulated.train_on_batch(x[2:], y[2:])
+    whole.train_on_batch(x, y)
+    changed = [not np.array_equal(a, b) for a, b in zip(whole.get_weights(), start, strict=True)]
+    assert any(changed)
+    for a, b in zip(accumulated.get_weights(), whole.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -1,7 +1,7 @@
 """unet-zoo: U-Net, U-Net++, U-Net 3+ and the FCN / DeepLabV3+ baselines for Keras 3.
 
 Public API: :func:`unet`, :func:`unet_plus_plus`, :func:`unet_3plus`, :func:`fcn`,
-:func:`deeplabv3_plus`,
+:func:`deeplabv3_plus`, :func:`hrnet`,
 :func:`prune`, :func:`predict_tiled`, :func:`count_flops`, :func:`build`, :func:`list_models`,
 :func:`list_encoders`, :func:`unfreeze_encoder`, :func:`unet_output_size`,
 :func:`unet_input_size`; trained checkpoints: :mod:`zoo.pretrained`.
@@ -14,7 +14,7 @@ from .encoders import get_encoder, list_encoders, unfreeze_encoder
 from .flops import count_flops
 from .geometry import unet_input_size, unet_output_size
 from .inference import predict_tiled
-from .models import deeplabv3_plus, fcn, prune, unet, unet_3plus, unet_plus_plus
+from .models import deeplabv3_plus, fcn, hrnet, prune, unet, unet_3plus, unet_plus_plus
 from .registry import MODELS
 
 __version__ = "0.1.0"
@@ -49,7 +49,7 @@ def list_models() -> list[str]:
 
 __all__ = [
     "build", "count_flops", "data", "deeplabv3_plus", "evaluation", "fcn", "get_encoder",
-    "list_encoders", "list_models", "losses", "metrics", "postprocess", "predict_tiled",
+    "hrnet", "list_encoders", "list_models", "losses", "metrics", "postprocess", "predict_tiled",
     "pretrained", "prune", "training", "unet", "unet_3plus", "unet_plus_plus",
     "unet_input_size", "unet_output_size", "unfreeze_encoder", "__version__",
 ]

@@ -188,3 +188,43 @@ def _predict_batch(model, batch, tta):
         output = inverse(np.asarray(mask_output(model, output), dtype=np.float32))
         total = output if total is None else total + output
     return total / len(TTA[tta])
+
+
+def predict_ensemble(models, image, *, weights=None, members: bool = False,
+                     **kwargs) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+    """The weighted mean of several models' probabilities: an ensemble of folds or
+    architectures, each predicted by :func:`predict_tiled` (``kwargs``: tiles, TTA ...).
+
+    ``models``: Keras models with the same input channels and mask classes (their
+    input sizes, depths and architectures may differ); ``weights``: one non-negative
+    number per model (default: equal), normalised to sum 1. Returns the (H, W, K)
+    (or (N, H, W, K)) mean, and with ``members`` also each model's own maps.
+    """
+    models = list(models)
+    weights = check_ensemble(models, weights)
+    maps = [predict_tiled(model, image, **kwargs) for model in models]
+    mean = sum(w * m for w, m in zip(weights, maps, strict=True)).astype(np.float32)
+    return (mean, maps) if members else mean
+
+
+def check_ensemble(models: list, weights=None) -> list[float]:
+    """The normalised ``weights`` of ``models``, after checking that every model takes
+    the same channels and predicts the same classes."""
+    if not models:
+        raise ValueError("an ensemble needs at least one model")
+    if weights is None:
+        weights = [1.0] * len(models)
+    weights = [float(w) for w in weights]
+    if len(weights) != len(models):
+        raise ValueError(f"{len(weights)} ensemble weights for {len(models)} models: give one "
+                         "weight per model")
+    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"ensemble weights must be non-negative numbers, not all 0; got "
+                         f"{weights}")
+    shapes = [(m.input_shape[-1], mask_output(m, m.output_shape)[-1]) for m in models]
+    if len(set(shapes)) > 1:
+        listed = ", ".join(f"{m.name}: {c} channel(s) in, {k} class(es) out"
+                           for m, (c, k) in zip(models, shapes, strict=True))
+        raise ValueError(f"ensemble members must take the same channels and predict the same "
+                         f"classes; {listed}")
+    return [w / sum(weights) for w in weights]

@@ -52,6 +52,38 @@ def load_model(path, *, compile: bool = False, what: str = "model"):
                          f"{' '.join(str(error).split())[:300]})") from error
 
 
+def model_files(path) -> list[Path]:
+    """The model files ``path`` names: a ``.keras`` file; a ``zoo train`` run folder (its
+    ``model.keras``); or a k-fold run folder (``--folds K``: every ``fold-I/model.keras``,
+    all K of them, in fold order), for an ensemble of its folds."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    if (path / "model.keras").is_file():
+        return [path / "model.keras"]
+    folds = sorted(path.glob("fold-*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit()
+                   else -1)
+    if not folds:
+        raise FileNotFoundError(f"{path} is a folder holding neither model.keras (a zoo train "
+                                "run) nor fold-*/ (a k-fold run); give a .keras file")
+    expected = _fold_count(path) or len(folds)
+    missing = [i for i in range(expected) if not (path / f"fold-{i}" / "model.keras").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path}: fold(s) {missing} of {expected} have no model.keras "
+                                f"yet; finish them (zoo train --out {path} --resume)")
+    return [path / f"fold-{i}" / "model.keras" for i in range(expected)]
+
+
+def _fold_count(path: Path) -> int | None:
+    """K of a k-fold run folder, from its config.toml."""
+    config = path / "config.toml"
+    if not config.is_file():
+        return None
+    from .training.config import read_config
+
+    return int(read_config(config).get("folds", 0)) or None
+
+
 def save_portable(model, path) -> Path:
     """``model.save(path)``, then the archive's ``config.json`` without the keys of
     :data:`NEWER_DEFAULTS` where they hold their "as before" value, so that the file loads

@@ -2,7 +2,9 @@
 image and overall, as a table and JSON.
 
 PREDICTIONS is a folder written by ``zoo predict`` (its ``NAME_prob`` maps) or a
-``.keras`` model with ``--images DIR`` (predicted here, nothing written). LABELS
+``.keras`` model with ``--images DIR`` (predicted here, nothing written); several
+models (or a k-fold run folder) are an ensemble (``zoo predict``'s averaging, with
+``--ensemble-weights``), scored beside each of its members. LABELS
 is a folder of masks or label images, paired by name as ``zoo.data.load_folder``
 pairs them (``--key``, ``--mask-suffix``); every non-zero pixel is foreground.
 ``--target object`` (default) scores the predicted foreground against it and
@@ -43,10 +45,14 @@ def add_parser(commands) -> None:
                             "warping error of predictions (or a model) against label images",
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("predictions", type=Path,
-                   help="a folder from zoo predict, or a .keras model (with --images)")
-    p.add_argument("labels", type=Path, help="a folder of masks or label images")
+    p.add_argument("paths", type=Path, nargs="+", metavar="PREDICTIONS LABELS",
+                   help="a folder from zoo predict, or one or more models (with --images: "
+                   ".keras files, zoo train run folders, k-fold run folders; several are an "
+                   "ensemble, scored beside each member), then a folder of masks or label "
+                   "images")
     p.add_argument("--images", type=Path, help="the images to predict, with a model")
+    p.add_argument("--ensemble-weights", metavar="W,W,...", help="several models: one weight "
+                   "per model file, in order (default: equal)")
     p.add_argument("--target", choices=["object", "boundary"], default="object",
                    help="what the model predicts: the labels' foreground, or the boundary "
                    "between regions (label 0; ISBI 2012 membranes)")
@@ -72,6 +78,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _sources(args)
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
     for flag, path in (("--json", args.json), ("--confusion", args.confusion)):
@@ -81,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if classes > 2:
         return _run_classes(args, pages, classes)
     rows = {}
-    for name, probs, label in pages:
+    for name, probs, label, _ in pages:
         rows[name] = _scores(probs, label, args.target, args.threshold)
     mean = {score: _mean([row[score] for row in rows.values()]) for score in SCORES}
     print(_table(rows, mean))
+    members = _member_means(args, pages, mean)
     empty = [name for name, row in rows.items() if row["v_rand"] is None]
     if empty:
         print(f"V_rand, V_info and the warping error skip {len(empty)} of {len(rows)} image(s) "
@@ -93,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
               "and Dice of an empty label are 1 for an empty prediction, else 0.")
     if args.json is not None:
         record = {"images": rows, "mean": mean, "target": args.target,
-                  "threshold": args.threshold, "predictions": str(args.predictions),
-                  "labels": str(args.labels), "no_object": empty}
+                  "threshold": args.threshold, "predictions": _shown_sources(args),
+                  "labels": str(args.labels), "no_object": empty,
+                  **({"members": members} if members else {})}
         write_atomic(args.json, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return 0
 
@@ -109,7 +118,7 @@ def _run_classes(args, pages, classes: int) -> int:
     scores = _class_scores(args, classes)
     images = {name: scores.add(label, probs.argmax(axis=-1), f"the labels of {name} (a class map"
                                "; --ignore-index for unlabelled pixels)")
-              for name, probs, label in pages}
+              for name, probs, label, _ in pages}
     report = scores.report()
     print(_class_table(report))
     if args.per_image:
@@ -123,6 +132,7 @@ def _run_classes(args, pages, classes: int) -> int:
           + (f"; no pixel of {', '.join(report['absent'])} in labels or predictions (left out)"
              if report["absent"] else ""))
     print("\n" + _confusion_table(report))
+    members = _member_class_scores(args, pages, classes, report)
     if args.confusion is not None:
         from zoo.viz import confusion_figure
 
@@ -130,8 +140,8 @@ def _run_classes(args, pages, classes: int) -> int:
         write_atomic(args.confusion, lambda p: figure.savefig(p, dpi=110))
         print(f"confusion matrix: {args.confusion}")
     if args.json is not None:
-        record = {**report, "image_miou_each": images, "predictions": str(args.predictions),
-                  "labels": str(args.labels)}
+        record = {**report, "image_miou_each": images, "predictions": _shown_sources(args),
+                  "labels": str(args.labels), **({"members": members} if members else {})}
         write_atomic(args.json, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return 0
 
@@ -194,12 +204,43 @@ def _confusion_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _sources(args) -> None:
+    """``args.labels`` and what is scored: ``args.models`` (model files, with --images) or
+    ``args.predictions`` (a folder of maps); ``args.weights`` of an ensemble."""
+    from zoo.saving import model_files
+
+    from .predict import ensemble_weights
+
+    if len(args.paths) < 2:
+        raise ValueError("give PREDICTIONS (a folder of maps, or models) and LABELS; got 1 path")
+    *sources, args.labels = args.paths
+    models = [p for p in sources if _is_model(p)]
+    if len(sources) > 1 and len(models) < len(sources):
+        folders = [str(p) for p in sources if p not in models]
+        raise ValueError(f"several PREDICTIONS are an ensemble of models; {', '.join(folders)} "
+                         "is no model (a .keras file or a zoo train run folder): score one "
+                         "folder of maps at a time")
+    args.predictions = sources[0] if not models else None
+    args.models = [f for path in models for f in model_files(path)]
+    args.weights = ensemble_weights(args.ensemble_weights, len(args.models))
+    if args.ensemble_weights and len(args.models) < 2:
+        raise ValueError("--ensemble-weights weighs several models; drop it")
+
+
+def _is_model(path: Path) -> bool:
+    return path.suffix == ".keras" or (path.is_dir() and (
+        (path / "model.keras").is_file() or any(path.glob("fold-*"))))
+
+
+def _shown_sources(args):
+    return [str(p) for p in args.models] if args.models else str(args.predictions)
+
+
 def _pages_to_score(args):
-    """([(name, probabilities, label image)] for every page, the number of classes):
-    (H, W) foreground probabilities and a mask for one foreground class, (H, W, K)
-    probabilities and class ids for K > 2."""
-    model_given = args.predictions.suffix == ".keras"
-    if model_given:
+    """([(name, probabilities, label image, members' probabilities or None)] for every
+    page, the number of classes): (H, W) foreground probabilities and a mask for one
+    foreground class, (H, W, K) probabilities and class ids for K > 2."""
+    if args.models:
         if args.images is None:
             raise ValueError("a model needs --images DIR: the images to predict and score")
         pairs = pair_files(args.images, args.labels, key=args.key,
@@ -213,12 +254,12 @@ def _pages_to_score(args):
         pairs = pair_files(args.predictions, args.labels, key=args.key,
                            mask_suffix=args.mask_suffix, image_suffix="_prob",
                            what="probability maps (NAME_prob)")
-    predict, classes = _predictor(args) if model_given else (None, None)
+    predict, classes = _predictor(args) if args.models else (None, None)
     colours = _colour_table(args)[1]  # read once, for every label file
     pages = []
     for source, label_path in pairs:
-        maps = predict(source) if predict else [_probabilities(p, source.name)
-                                                for p in read_pages(source)]
+        maps, members = predict(source) if predict else (
+            [_probabilities(p, source.name) for p in read_pages(source)], None)
         found = maps[0].shape[-1] if maps[0].ndim == 3 else 2
         if classes is None:
             classes = found
@@ -235,29 +276,79 @@ def _pages_to_score(args):
                 raise ValueError(f"{source.name} is {probs.shape[:2]} but its labels "
                                  f"{label_path.name} are {label.shape}")
             stem = source.stem.removesuffix("_prob")
-            pages.append((stem if len(maps) == 1 else f"{stem}_{page:04d}", probs, label))
+            pages.append((stem if len(maps) == 1 else f"{stem}_{page:04d}", probs, label,
+                          [m[page] for m in members] if members else None))
     return pages, classes
 
 
 def _predictor(args):
-    from zoo.inference import predict_tiled
+    """(predict(path) -> (maps, each member's maps or None), classes) of the models."""
+    from zoo.inference import check_ensemble, predict_ensemble
     from zoo.models import mask_output
     from zoo.saving import load_model
 
     from .predict import read_input
 
-    model = load_model(args.predictions)
-    classes = max(2, mask_output(model, model.output_shape)[-1])
+    models = [load_model(path) for path in args.models]
+    check_ensemble(models, args.weights)
+    classes = max(2, mask_output(models[0], models[0].output_shape)[-1])
     _class_scores(args, classes)  # the flags checked before any image is predicted
 
-    def predict(path: Path) -> list[np.ndarray]:
-        image, stack = read_input(path, model.input_shape[-1])
-        probs = predict_tiled(model, image, tta=args.tta, verbose=False)
+    def predict(path: Path):
+        image, stack = read_input(path, models[0].input_shape[-1])
+        mean, maps = predict_ensemble(models, image, weights=args.weights, members=True,
+                                      tta=args.tta, verbose=False)
+        pages = (lambda a: list(a)) if stack else (lambda a: [a])
         if classes <= 2:
-            probs = probs[..., -1]
-        return list(probs) if stack else [probs]
+            mean, maps = mean[..., -1], [m[..., -1] for m in maps]
+        return pages(mean), [pages(m) for m in maps] if len(models) > 1 else None
 
     return predict, classes
+
+
+def _member_means(args, pages, ensemble: dict) -> dict | None:
+    """An ensemble's members scored as the ensemble is (means over the images), printed
+    beside it; ``None`` for one model or a folder of maps."""
+    if not pages or pages[0][3] is None:
+        return None
+    shown = ("iou", "dice", "v_rand", "v_info")
+    means = {}
+    for i, path in enumerate(args.models):
+        rows = [_scores(members[i], label, args.target, args.threshold)
+                for _, _, label, members in pages]
+        means[str(path)] = {score: _mean([row[score] for row in rows]) for score in SCORES}
+    print(_members_table(means, ensemble, shown))
+    return means
+
+
+def _member_class_scores(args, pages, classes: int, ensemble: dict) -> dict | None:
+    """Each member's leaderboard scores (one confusion matrix over the set) beside the
+    ensemble's; ``None`` for one model or a folder of maps."""
+    if not pages or pages[0][3] is None:
+        return None
+    shown = ("miou", "mdice", "pixel_accuracy")
+    reports = {}
+    for i, path in enumerate(args.models):
+        scores = _class_scores(args, classes)
+        for name, _, label, members in pages:
+            scores.add(label, members[i].argmax(axis=-1), f"the labels of {name}")
+        report = scores.report()
+        reports[str(path)] = {k: report[k] for k in shown}
+    print(_members_table(reports, ensemble, shown))
+    return reports
+
+
+def _members_table(members: dict, ensemble: dict, shown: tuple) -> str:
+    """The ensemble's scores beside each member's, the best member named."""
+    lines = ["\n| model | " + " | ".join(shown) + " |", "| --- |" + " --- |" * len(shown)]
+    for name, row in [*members.items(), ("ensemble", ensemble)]:
+        lines.append(f"| {name} | " + " | ".join(_shown(row[s], s) for s in shown) + " |")
+    head = shown[0]
+    best = max((row[head], name) for name, row in members.items() if row[head] is not None)
+    if ensemble[head] is not None:
+        lines.append(f"\nensemble {head} {ensemble[head]:.4f} vs the best member's {best[0]:.4f} "
+                     f"({best[1]}): {ensemble[head] - best[0]:+.4f}")
+    return "\n".join(lines)
 
 
 def _probabilities(page: np.ndarray, name: str) -> np.ndarray:

@@ -1,6 +1,10 @@
 """``zoo predict MODEL INPUT --out DIR``: probability maps and masks of an image file,
 a folder of images or a multi-page TIFF stack, by overlap-tile inference.
 
+Several models (``zoo predict M1 M2 M3 INPUT``, or a k-fold run folder for all its
+folds) predict as an ensemble: each model's probabilities (with ``--tta``) averaged,
+weighted by ``--ensemble-weights``; the models may differ in architecture and size.
+
 For each input ``NAME``: ``NAME_prob.png`` (16-bit, p x 65535, the foreground
 probability) or ``NAME_prob.tif`` (float32, every class; always for stacks
 and models of more than two classes), ``NAME_mask.png`` (0/255 foreground, or
@@ -34,10 +38,14 @@ def add_parser(commands) -> None:
                             "or a TIFF stack (overlap-tile inference, resumable)",
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", type=Path, nargs="+", metavar="MODEL INPUT",
-                   help="a .keras model (saved by zoo or any fully convolutional Keras "
-                   "model), then an image (PNG, JPEG, BMP, GIF, TIFF), a folder of them or a "
-                   "multi-page stack; with --pretrained, the input only")
+    p.add_argument("paths", type=Path, nargs="+", metavar="MODEL [MODEL ...] INPUT",
+                   help="one or more models, then an image (PNG, JPEG, BMP, GIF, TIFF), a "
+                   "folder of them or a multi-page stack; a model is a .keras file (saved by "
+                   "zoo or any fully convolutional Keras model), a zoo train run folder, or a "
+                   "k-fold run folder (all its folds); several models are an ensemble: their "
+                   "probabilities averaged; with --pretrained, the input only")
+    p.add_argument("--ensemble-weights", metavar="W,W,...", help="several models: one weight "
+                   "per model file, in order (default: equal)")
     p.add_argument("--pretrained", metavar="NAME", help="a shipped checkpoint (zoo.pretrained."
                    "list(), e.g. isbi2012/unet-quick) instead of MODEL; its card's inference "
                    "settings apply unless given here")
@@ -78,9 +86,9 @@ DEFAULTS = {"threshold": 0.5, "tta": None, "tile_size": None, "overlap": None,
 
 
 def resolve(args: argparse.Namespace) -> None:
-    """``args.model`` and ``args.input`` from the positional paths (or ``--pretrained``),
-    and every setting not given: the checkpoint card's inference settings, else the
-    defaults."""
+    """``args.models`` (the model files), ``args.input`` and ``args.weights`` from the
+    positional paths (or ``--pretrained``), and every setting not given: the checkpoint
+    card's inference settings, else the defaults."""
     card = {}
     if args.pretrained:
         from zoo import pretrained
@@ -89,12 +97,16 @@ def resolve(args: argparse.Namespace) -> None:
             raise ValueError(f"--pretrained {args.pretrained} takes the input only; got "
                              f"{len(args.paths)} paths")
         card = pretrained.card(args.pretrained)["inference"]
-        args.model, args.input = pretrained.path(args.pretrained), args.paths[0]
-    elif len(args.paths) != 2:
-        raise ValueError(f"give MODEL and INPUT (or --pretrained NAME INPUT); got "
-                         f"{len(args.paths)} path(s)")
+        args.models, args.input = [pretrained.path(args.pretrained)], args.paths[0]
+    elif len(args.paths) < 2:
+        raise ValueError("give MODEL and INPUT (several models before INPUT for an ensemble; "
+                         "or --pretrained NAME INPUT); got 1 path")
     else:
-        args.model, args.input = args.paths
+        from zoo.saving import model_files
+
+        args.models = [f for path in args.paths[:-1] for f in model_files(path)]
+        args.input = args.paths[-1]
+    args.weights = ensemble_weights(args.ensemble_weights, len(args.models))
     for key, default in DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, card.get(key, default))
@@ -113,25 +125,27 @@ def run(args: argparse.Namespace) -> int:
     for flag, path in (("--rle", args.rle), ("--class-ids", args.class_ids)):
         if path is not None:
             _check_submission_path(path, flag, args.overwrite)
-    settings = {"model": str(args.model.resolve()), "threshold": args.threshold,
+    settings = {"model": _model_record(args.models, args.weights), "threshold": args.threshold,
                 "tta": args.tta, "tile_size": args.tile_size, "overlap": args.overlap,
                 "watershed": args.watershed, "watershed_sigma": args.watershed_sigma,
                 "format": args.format}
 
     import keras
 
-    from zoo.inference import predict_tiled
+    from zoo.inference import check_ensemble, predict_ensemble
     from zoo.models import mask_output
     from zoo.saving import load_model
 
-    model = load_model(args.model)
+    models = [load_model(path) for path in args.models]
+    check_ensemble(models, args.weights)
+    model = models[0]
     channels = model.input_shape[-1]
     classes = mask_output(model, model.output_shape)[-1]  # the mask output's, as predicted
     if args.watershed and classes > 2:
         raise ValueError(f"--watershed closes a boundary map, but this model predicts "
                          f"{classes} classes; drop --watershed")
     if args.class_ids is not None and classes <= 2:
-        raise ValueError(f"--class-ids writes class maps; {args.model.name} predicts one "
+        raise ValueError(f"--class-ids writes class maps; {args.models[0].name} predicts one "
                          "foreground class: use --rle")
     created = not args.out.exists()
     _claim(args.out, settings, args.overwrite)
@@ -149,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
                     masks.update(_read_masks(outputs["mask"], name, stack))
             else:
                 image, _ = read_input(path, channels)
-                probs = predict_tiled(model, image, tile_size=args.tile_size,
-                                      overlap=args.overlap, tta=args.tta, verbose=False)
+                probs = predict_ensemble(models, image, weights=args.weights,
+                                         tile_size=args.tile_size, overlap=args.overlap,
+                                         tta=args.tta, verbose=False)
                 if args.watershed:
                     probs = _closed(probs, args.watershed_sigma)
                 mask = _mask(probs, args.threshold)
@@ -166,6 +181,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"{done} predicted, {skipped} skipped (outputs exist; --overwrite redoes them) -> "
           f"{args.out}" + "".join(f"; submission {path}" for path in written))
     return 0
+
+
+def ensemble_weights(text: str | None, count: int) -> list[float] | None:
+    """``--ensemble-weights "2,1,1"`` -> [2.0, 1.0, 1.0] for ``count`` model files."""
+    if text is None:
+        return None
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--ensemble-weights takes numbers separated by commas, e.g. 2,1,1; "
+                         f"got {text!r}") from None
+    if len(weights) != count:
+        raise ValueError(f"--ensemble-weights gives {len(weights)} weight(s) for {count} model "
+                         "file(s) (a k-fold run folder counts each fold): one per model")
+    return weights
+
+
+def _model_record(models: list[Path], weights) -> str | dict:
+    """The model(s) in predict.json: one model's path, or an ensemble's paths and weights."""
+    paths = [str(Path(m).resolve()) for m in models]
+    if len(paths) == 1:
+        return paths[0]
+    return {"ensemble": paths, "weights": weights or [1.0] * len(paths)}
 
 
 def _write_submissions(args, masks: dict, classes: int, size) -> list[Path]:

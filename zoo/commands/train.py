@@ -19,6 +19,9 @@ validate on their last ``--val-fraction``.
 The run directory gets ``config.toml`` (the resolved settings), ``checkpoint.keras`` +
 ``state.json`` (``--resume`` continues after the last checkpoint), ``best.keras``,
 ``last.keras``, ``model.keras`` (the kept one, ``--keep``) and ``metrics.json``.
+With ``--folds K`` (folder, coco and ctc layouts) fold I is such a run in ``OUT/fold-I``,
+validating on its held-out images; their predictions are kept (``oof.npz``) and all
+folds' scored together in ``OUT/oof.json``; ``--fold I`` trains one fold.
 """
 
 from __future__ import annotations
@@ -119,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
                                   config_file=getattr(args, "config", None))
     training.run(config, out, resume=getattr(args, "resume", False),
                  verbose=getattr(args, "verbose", "auto"))
+    if config["folds"]:
+        print(f"fold models: {out}/fold-*/model.keras (kept: {config['keep']}); each fold's "
+              f"scores: {out}/fold-*/metrics.json; out of fold: {out / 'oof.json'}")
+        return 0
     print(f"models: {out / 'model.keras'} (kept: {config['keep']}), {out / 'best.keras'}, "
           f"{out / 'last.keras'}; scores: {out / 'metrics.json'}")
     return 0

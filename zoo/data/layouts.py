@@ -44,6 +44,7 @@ class TrainingData:
     layout: str
     description: str
     names: list | None = None  # the class names, where the data names them (COCO)
+    val_files: list | None = None  # the validation images' names, where known
 
 
 def detect_layout(root, *, images: str = "images", masks: str = "masks",
@@ -76,7 +77,8 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
                        val_slices: str = "20-24", val_fraction: float = 0.2, context: int = 0,
                        num_classes: int = 1, final: bool = False,
                        weight_maps: bool = False, coco: str = "",
-                       val_data: str = "", colors: str = "") -> TrainingData:
+                       val_data: str = "", colors: str = "", folds: int = 0,
+                       fold: int = 0) -> TrainingData:
     """Training and validation data from folder ``root`` in ``layout`` ("auto":
     :func:`detect_layout`).
 
@@ -89,9 +91,12 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
     ``val_data`` too), nothing validates. ``colors``: the folder layout's colour table
     (:func:`zoo.data.io.read_class_table`) for colour masks, relative to ``root``.
     ``weight_maps``: the U-Net border weight map of each training mask
-    (``unet_weight_map``, w0 = 10, sigma = 5).
+    (``unet_weight_map``, w0 = 10, sigma = 5). ``folds`` (ctc, folder and coco
+    layouts): K-fold cross-validation, fold ``fold`` validates
+    (:func:`zoo.data.folds.stratified_folds` over the annotated images).
     """
     from . import load_ctc, load_folder, load_isbi2012, read_coco, unet_weight_map
+    from .folders import pair_files
     from .isbi2012 import parse_slices
 
     root = Path(root)
@@ -114,6 +119,12 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
     if layout == "coco" and not coco:
         raise ValueError("the coco layout needs --coco FILE: the COCO annotation file in the "
                          "data folder (e.g. train.json)")
+    if folds and (layout == "isbi" or val_data or final):
+        why = ("the isbi layout splits by --train-slices / --val-slices" if layout == "isbi"
+               else "--val-data is a given split" if val_data else
+               "--final trains on every image")
+        raise ValueError(f"folds {folds}: k-fold splits the annotated images, but {why}; "
+                         "drop --folds or that setting")
     if context and layout != "isbi":
         raise ValueError(f"context {context}: 2.5D input stacks serial sections, which only "
                          "the isbi layout holds; drop --context")
@@ -134,23 +145,30 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
                 + "; target: the membranes")
     else:
         def annotated(source):
-            """(images, masks, instance labels, class names) of a folder (or COCO file)."""
+            """(images, masks, instance labels, class names, file names) of a folder (or
+            COCO file)."""
             if layout == "ctc":
                 ctc = load_ctc(source, sequence)
-                return list(ctc.images), list(ctc.masks), list(ctc.labels), None
+                return (list(ctc.images), list(ctc.masks), list(ctc.labels), None,
+                        [f"{sequence}_{i:03d}" for i in range(len(ctc.images))])
             if layout == "coco":
                 found = read_coco(root / source, root)
                 _check_coco_classes(found.names, num_classes, source)
                 images_, masks_, names_ = found.images, found.masks, found.names
+                files_ = [Path(f).stem for f in found.files]
             else:
                 images_, masks_ = load_folder(source / images, source / masks, key=key or None,
                                               mask_suffix=mask_suffix, binary=num_classes == 1,
                                               colors=table[1] if table else None)
                 _check_class_ids(masks_, num_classes)
                 names_ = table[0] if table else None
-            return images_, masks_, [(m > 0).astype(np.uint8) for m in masks_], names_
+                files_ = [image.stem for image, _ in pair_files(
+                    source / images, source / masks, key=key or None, mask_suffix=mask_suffix)]
+            return (images_, masks_, [(m > 0).astype(np.uint8) for m in masks_], names_,
+                    files_)
 
-        found, found_masks, labels, names = annotated(root if layout != "coco" else coco)
+        found, found_masks, labels, names, files = annotated(
+            root if layout != "coco" else coco)
         given = None
         if val_data:
             given = annotated(val_data if layout == "coco" else root / val_data)
@@ -158,8 +176,8 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
                 raise ValueError(f"val-data {val_data} names its classes {given[3]}, the "
                                  f"training data {names}: one category list for both")
             if final:
-                found, found_masks, labels = (a + b for a, b in zip(
-                    (found, found_masks, labels), given, strict=False))
+                found, found_masks, labels, files = (a + b for a, b in zip(
+                    (found, found_masks, labels, files), given[:3] + given[4:], strict=True))
                 given = None
         channels = {image.shape[-1] for image in found + (given[0] if given else [])}
         if len(channels) > 1:
@@ -170,22 +188,34 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
             raise ValueError(f"{root} holds {len(found)} annotated image(s): at least 2 are "
                              "needed, one to train and one to validate")
         if given:
-            cut, val_images, val_masks = len(found), given[0], given[1]
+            train_index, val_index = list(range(len(found))), []
+            val_images, val_masks, val_files = given[0], given[1], given[4]
             told = f"{len(val_images)} given validate ({val_data})"
         else:
-            n_val = 0 if final else min(len(found) - 1,
-                                         max(1, round(len(found) * val_fraction)))
-            cut = len(found) - n_val
-            val_images, val_masks = found[cut:], found_masks[cut:]
-            told = f"{n_val} validate (the last {val_fraction:.0%})" if n_val else \
-                "nothing validates"
+            if folds:
+                from .folds import fold_split, image_classes, stratified_folds
+
+                train_index, val_index = fold_split(stratified_folds(
+                    image_classes(found_masks, num_classes), folds), fold)
+                told = f"{len(val_index)} validate (fold {fold} of {folds}, stratified)"
+            else:
+                n_val = 0 if final else min(len(found) - 1,
+                                             max(1, round(len(found) * val_fraction)))
+                train_index = list(range(len(found) - n_val))
+                val_index = list(range(len(found) - n_val, len(found)))
+                told = f"{n_val} validate (the last {val_fraction:.0%})" if n_val else \
+                    "nothing validates"
+            val_images, val_masks, val_files = ([seq[i] for i in val_index]
+                                                for seq in (found, found_masks, files))
         val_labels = None
-        train_images, train_masks, labels = found[:cut], found_masks[:cut], labels[:cut]
+        train_images, train_masks, labels = ([seq[i] for i in train_index]
+                                             for seq in (found, found_masks, labels))
         target = "the foreground" if num_classes <= 2 else f"{num_classes} classes"
-        what = f"{layout} layout: {cut} images train, {told}; target: {target}"
+        what = f"{layout} layout: {len(train_index)} images train, {told}; target: {target}"
     weights = [unet_weight_map(label) for label in labels] if weight_maps else None
     return TrainingData(train_images, train_masks, weights, val_images, val_masks, val_labels,
-                        layout, what, names if layout in ("coco", "folder") else None)
+                        layout, what, names if layout in ("coco", "folder") else None,
+                        val_files if layout != "isbi" else None)
 
 
 def _span(index: list[int]) -> str:

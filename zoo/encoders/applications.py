@@ -1,4 +1,5 @@
-"""Pretrainable backbones (keras.applications, plus the zoo's ResNet-18/34) as encoders.
+"""Pretrainable backbones (keras.applications, plus the zoo's ResNet-18/34 and HRNetV2) as
+encoders.
 
 Each backbone becomes a nested functional sub-model named ``encoder`` that
 returns its feature maps at strides 2..32 (1..32 for VGG, 4..32 for ConvNeXt,
@@ -22,7 +23,7 @@ import keras
 from keras import layers
 
 from ..registry import ENCODERS
-from . import resnet
+from . import hrnet, resnet
 from .base import EncoderFeatures, EncoderSpec
 from .preprocessing import MODES, preprocess
 
@@ -80,6 +81,13 @@ def _efficientnet(constructor, *channels):
 def _efficientnet_v2(s2, s4):
     return {2: s2, 4: s4, 8: "block4a_expand_activation", 16: "block6a_expand_activation",
             32: "top_activation"}
+
+
+def _hrnet(width, constructor):
+    """The stem's stride-2 map and the four branches after stage 4."""
+    return Backbone(constructor, {2: "stem1_relu", **{2**i: f"stage4_out_{2**i}"
+                                                      for i in range(2, 6)}},
+                    (64, width, 2 * width, 4 * width, 8 * width), "torch")
 
 
 def _vgg(last):
@@ -157,6 +165,9 @@ BACKBONES = {
                                (96, 192, 384, 768), "torch", NO_PREPROCESSING),
     "convnext_base": Backbone(A.ConvNeXtBase, _convnext("convnext_base"),
                               (128, 256, 512, 1024), "torch", NO_PREPROCESSING),
+    "hrnet_w18": _hrnet(18, hrnet.HRNetW18),
+    "hrnet_w32": _hrnet(32, hrnet.HRNetW32),
+    "hrnet_w48": _hrnet(48, hrnet.HRNetW48),
     "vgg16": Backbone(A.VGG16, _vgg(3), (64, 128, 256, 512, 512, 512), "caffe"),
     "vgg19": Backbone(A.VGG19, _vgg(4), (64, 128, 256, 512, 512, 512), "caffe"),
 }

@@ -99,3 +99,17 @@ class EncoderSpec:
         checks.option_types(options, self.options, "encoder_options", f"encoder {self.name!r}")
         return self.build(inputs, depth=depth, padding=padding, weights=weights,
                           output_stride=output_stride, **{**self.options, **options})
+
+
+def check_zoo_backbone(name: str, constructor: str, include_top: bool, weights) -> None:
+    """The arguments of a backbone the zoo builds itself (ResNet-18/34, HRNet), which is a
+    feature extractor without downloadable weights: ``include_top`` and ``"imagenet"``
+    raise, naming ``constructor`` (e.g. ``zoo.encoders.resnet.ResNet18``) whose saved
+    weights file it takes instead."""
+    if include_top:
+        raise ValueError(f"{name} is built as a feature extractor only (include_top=False)")
+    if weights == "imagenet":
+        raise ValueError(
+            f"no ImageNet weights for {name} are published in Keras format, so the zoo "
+            f"cannot download them; pass the path of a weights file saved from {constructor}() "
+            "instead")

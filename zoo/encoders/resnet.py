@@ -12,6 +12,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from .base import check_zoo_backbone
+
 BN_EPSILON = 1.001e-5
 
 
@@ -35,14 +37,8 @@ def _basic_block(x, filters, stride, name):
 
 
 def _resnet(blocks, name, include_top, weights, input_shape):
-    if include_top:
-        raise ValueError(f"{name} is built as a feature extractor only (include_top=False)")
-    if weights == "imagenet":
-        raise ValueError(
-            f"no ImageNet weights for {name} are published in Keras format, so the zoo "
-            "cannot download them; pass the path of a weights file saved from "
-            f"zoo.encoders.resnet.{name.capitalize().replace('net', 'Net')}() instead"
-        )
+    check_zoo_backbone(name, f"zoo.encoders.resnet.{name.capitalize().replace('net', 'Net')}",
+                       include_top, weights)
     inputs = keras.Input(input_shape)
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)

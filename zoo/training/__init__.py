@@ -29,7 +29,7 @@ from .loop import (
     score_predictions,
     train,
 )
-from .run import build_model, resume_config, run
+from .run import build_model, read_out_of_fold, resume_config, run, run_folds, score_folds
 from .setup import compile_model, default_jit_compile, prepare, set_bn_momentum
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "AtomicCheckpoint", "EMAWeightsBetweenEpochs", "SaveTrainingWeights",
     "SegmentationValidation", "build_model", "compile_model", "default_jit_compile",
     "list_presets", "load_preset", "moving_average_weights", "prepare", "preset_about",
-    "read_config",
-    "read_state", "recover_checkpoint", "resolve", "resume_config", "run",
-    "save_model_atomic", "score_predictions", "set_bn_momentum", "train",
+    "read_config", "read_out_of_fold",
+    "read_state", "recover_checkpoint", "resolve", "resume_config", "run", "run_folds",
+    "save_model_atomic", "score_folds", "score_predictions", "set_bn_momentum", "train",
 ]

@@ -60,6 +60,12 @@ SETTINGS = {
     "val_slices": Setting("20-24", "isbi layout: validation slices"),
     "val_fraction": Setting(0.2, "ctc and folder layouts: the last fraction of the images "
                             "validates"),
+    "folds": Setting(0, "ctc, folder and coco layouts: K-fold cross-validation by image, "
+                     "stratified by the classes each image holds; fold I trains in "
+                     "OUT/fold-I, its validation images' predictions (out of fold) are kept "
+                     "and all folds' scored together (0: off)"),
+    "fold": Setting(-1, "with folds: train only this fold (0..K-1); -1: every fold in turn",
+                    runtime=True),
     "context": Setting(0, "isbi layout: 2.5D input, neighbouring sections per side as "
                        "channels"),
     "final": Setting(False, "train on the training and validation images together, with no "
@@ -89,6 +95,10 @@ SETTINGS = {
                    "kept (e.g. 0.99; 0: off)"),
     "patch": Setting(256, "training crop side (a valid-padding model's input side)"),
     "batch_size": Setting(4, "crops per step"),
+    "accumulate": Setting(1, "gradient accumulation: one update per this many batches, from "
+                          "their mean gradient (an effective batch of batch-size x accumulate "
+                          "in one batch's memory; steps count batches, batch norm sees each "
+                          "batch)"),
     "steps": Setting(1000, "training steps in total (rounded up to whole checkpoints)"),
     "checkpoint_every": Setting(100, "steps between checkpoints and validations"),
     "augment": Setting("paper", "paper: shift, rotation, flips, gray values, elastic "
@@ -127,7 +137,8 @@ SETTINGS = {
 }
 DEFAULTS = {name: setting.default for name, setting in SETTINGS.items()}
 RUNTIME = tuple(name for name, setting in SETTINGS.items() if setting.runtime)
-COUNTS = ("patch", "batch_size", "steps", "checkpoint_every", "num_classes", "workers")
+COUNTS = ("patch", "batch_size", "accumulate", "steps", "checkpoint_every", "num_classes",
+          "workers")
 
 
 def preset_folders() -> list[Path]:
@@ -249,6 +260,13 @@ def check(config: dict) -> dict:
         if config[key] < 1:
             raise ValueError(f"{key.replace('_', '-')} must be a positive integer, got "
                              f"{config[key]!r}")
+    if config["folds"] == 1 or config["folds"] < 0:
+        raise ValueError(f"folds must be 0 (off) or at least 2, got {config['folds']}")
+    if not -1 <= config["fold"] < max(config["folds"], 1) or (config["fold"] >= 0
+                                                             and not config["folds"]):
+        raise ValueError(f"fold {config['fold']}: " + (
+            f"the folds are 0..{config['folds'] - 1} (or -1: all)" if config["folds"]
+            else "--fold picks one of --folds K; pass --folds too"))
     for key in ("context", "val_every"):
         if config[key] < 0:
             raise ValueError(f"{key.replace('_', '-')} must be >= 0, got {config[key]!r}")

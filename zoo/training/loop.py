@@ -214,16 +214,19 @@ class SegmentationValidation(keras.callbacks.Callback):
         self.channel, self.tile_kwargs = channel, tile_kwargs or {}
         self.postprocess, self.best, self.verbose = postprocess, best_score, verbose
 
-    def scores(self, model, **tile_kwargs) -> dict:
+    def predictions(self, model, **tile_kwargs):
+        """The scored maps of the validation images: a list of (H, W[, K]) arrays for a
+        list of images, else one (N, H, W[, K]) array."""
         kwargs = {**self.tile_kwargs, **tile_kwargs}
-        if isinstance(self.images, list | tuple):  # sizes may differ: score all pixels
-            probs = [self._channel(predict_tiled(model, image, verbose=False, **kwargs))
-                     for image in self.images]
-            classes = () if self.channel is not None else probs[0].shape[-1:]
-            return score_predictions(
-                np.concatenate([p.reshape(-1, *classes) for p in probs]),
-                np.concatenate([np.ravel(m) for m in self.masks]))
-        probs = self._channel(predict_tiled(model, self.images, verbose=False, **kwargs))
+        if isinstance(self.images, list | tuple):
+            return [self._channel(predict_tiled(model, image, verbose=False, **kwargs))
+                    for image in self.images]
+        return self._channel(predict_tiled(model, self.images, verbose=False, **kwargs))
+
+    def scores(self, model, **tile_kwargs) -> dict:
+        probs = self.predictions(model, **tile_kwargs)
+        if isinstance(probs, list):  # sizes may differ: score all pixels
+            return score_image_list(probs, self.masks)
         return score_predictions(probs, self.masks, self.isbi_labels, self.postprocess)
 
     def _channel(self, probs):
@@ -260,6 +263,13 @@ def score_predictions(probs, masks, isbi_labels=None, postprocess=None) -> dict:
             post = isbi_scores(isbi_labels, postprocess(np.asarray(probs, np.float32)))
             scores.update({f"post_{k}": post[k] for k in keys})
     return scores
+
+
+def score_image_list(probs: list, masks: list) -> dict:
+    """:func:`score_predictions` of images of different sizes: every pixel counts once."""
+    classes = probs[0].shape[-1:] if np.ndim(probs[0]) == np.ndim(masks[0]) + 1 else ()
+    return score_predictions(np.concatenate([np.reshape(p, (-1, *classes)) for p in probs]),
+                             np.concatenate([np.ravel(m) for m in masks]))
 
 
 def train(build, dataset, run_dir, *, steps: int, validation=None, resume: bool = False,

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from .. import machine
 from ..data.io import IMAGE_SUFFIXES
@@ -18,11 +21,129 @@ from .setup import compile_model, prepare, set_bn_momentum
 
 def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
     """Train the resolved settings ``config`` (:func:`zoo.training.config.resolve`) in run
-    directory ``out`` and return the run's record (``metrics.json``).
+    directory ``out`` and return the run's record (``metrics.json``; with ``folds``, the
+    out-of-fold record of :func:`run_folds`).
 
     ``resume``: continue the run in ``out`` (its ``config.toml`` settings; pass them
     back with :func:`resume_config`); a fresh run never overwrites an earlier one.
     """
+    if config["folds"]:
+        return run_folds(config, out, resume=resume, verbose=verbose)
+    return _run_one(config, out, resume=resume, verbose=verbose)
+
+
+def run_folds(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
+    """K-fold cross-validation (``config["folds"]``): fold i trains in ``out/fold-i`` as
+    its own run, validating on its held-out images, whose predictions by the kept model
+    (with ``tta``) it keeps in ``oof.npz``; ``config["fold"]`` >= 0 trains that fold
+    only. Once every fold has its predictions, they are scored together (every image
+    predicted by the one model that never saw it) into ``out/oof.json``, returned.
+    ``out/config.toml`` holds the settings every fold shares; ``--resume`` continues
+    each unfinished fold and skips the finished ones."""
+    out = Path(out)
+    shared = {**config, "fold": -1,  # absolute: resumes from any folder
+              "data": str(Path(config["data"]).expanduser().resolve()) if config["data"] else ""}
+    saved = out / CONFIG
+    if saved.is_file():
+        differ = settings.changed_on_resume(settings.read_config(saved), shared)
+        if differ:
+            raise ValueError(f"{out} holds folds trained with other settings ({', '.join(differ)}"
+                             "); choose another --out, or --resume to continue them")
+    elif resume:
+        raise FileNotFoundError(f"--resume: no zoo train run in {out} ({CONFIG} is missing); "
+                                "drop --resume to start one there")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    if not saved.is_file():
+        from .loop import write_config
+
+        write_config(saved, shared)
+    chosen = range(config["folds"]) if config["fold"] < 0 else [config["fold"]]
+    try:
+        for i in chosen:
+            fold_dir = out / f"fold-{i}"
+            if resume and (fold_dir / OOF).is_file():
+                print(f"fold {i}: done ({fold_dir})", flush=True)
+                continue
+            print(f"fold {i} of {config['folds']} -> {fold_dir}", flush=True)
+            _run_one({**config, "fold": i}, fold_dir, resume=resume and fold_dir.is_dir(),
+                     verbose=verbose)
+    except BaseException:
+        if created and not any(out.glob("fold-*")):  # nothing trained: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return score_folds(out, config["folds"])
+
+
+OOF = "oof.npz"
+OOF_RECORD = "oof.json"
+
+
+def _keep_out_of_fold(config: dict, validation, names: list, out: Path) -> None:
+    """The kept model's maps of the fold's validation images (as validation scores them,
+    with ``tta``), float16, with their masks and names, in ``out/oof.npz``."""
+    from ..files import write_atomic
+    from ..saving import load_model
+
+    model = load_model(out / "model.keras")
+    probs = validation.predictions(model, **({"tta": config["tta"]} if config["tta"] else {}))
+    arrays = {"names": np.array(names, dtype=str)}
+    for i, (p, m) in enumerate(zip(probs, validation.masks, strict=True)):
+        arrays[f"prob_{i}"], arrays[f"mask_{i}"] = np.asarray(p, np.float16), np.asarray(m)
+
+    def write(path):
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **arrays)
+
+    write_atomic(out / OOF, write)
+
+
+def read_out_of_fold(path) -> tuple[list, list, list]:
+    """(names, maps, masks) of a fold's ``oof.npz``."""
+    with np.load(path) as data:
+        n = len(data["names"])
+        return (list(data["names"]), [data[f"prob_{i}"].astype(np.float32) for i in range(n)],
+                [data[f"mask_{i}"] for i in range(n)])
+
+
+def score_folds(out, folds: int) -> dict:
+    """Each fold's scores and the out-of-fold scores of every image (all folds' kept
+    maps scored as one set: IoU and Dice, or mIoU and per-class IoU / Dice over one
+    confusion matrix), written to ``out/oof.json`` once every fold has its maps."""
+    from ..files import write_json_atomic
+    from .loop import score_image_list
+
+    out = Path(out)
+    done = [i for i in range(folds) if (out / f"fold-{i}" / OOF).is_file()]
+    per_fold, names, maps, masks = {}, [], [], []
+    for i in done:
+        fold_names, fold_maps, fold_masks = read_out_of_fold(out / f"fold-{i}" / OOF)
+        per_fold[i] = _headline(score_image_list(fold_maps, fold_masks))
+        names += fold_names
+        maps += fold_maps
+        masks += fold_masks
+    record = {"folds": folds, "done": done, "per_fold": per_fold}
+    if len(done) < folds:
+        missing = [i for i in range(folds) if i not in done]
+        print(f"folds done: {done or 'none'}; still to train: {missing} (zoo train --out "
+              f"{out} --resume)", flush=True)
+        return record
+    record.update({"images": len(names), "names": names,
+                   "out_of_fold": score_image_list(maps, masks)})
+    write_json_atomic(out / OOF_RECORD, record)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in _headline(record["out_of_fold"]).items())
+    print(f"out of fold ({len(names)} images, {folds} folds): {shown} -> {out / OOF_RECORD}",
+          flush=True)
+    return record
+
+
+def _headline(scores: dict) -> dict:
+    return {k: scores[k] for k in ("miou", "iou", "dice") if k in scores
+            and isinstance(scores[k], float)}
+
+
+def _run_one(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
+    """One run (one fold of ``folds``) in ``out``; see :func:`run`."""
     from ..data import detect_layout, load_training_data, locate
     from ..losses import parse_loss_spec
 
@@ -47,7 +168,8 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
         train_slices=config["train_slices"], val_slices=config["val_slices"],
         val_fraction=config["val_fraction"], context=config["context"],
         num_classes=config["num_classes"], final=config["final"], weight_maps=weighted,
-        coco=config["coco"], val_data=config["val_data"], colors=config["colors"])
+        coco=config["coco"], val_data=config["val_data"], colors=config["colors"],
+        folds=config["folds"], fold=max(config["fold"], 0))
     print(f"{data.description} ({root})", flush=True)
     config = {**config, "layout": data.layout,  # saved absolute: resumes from any folder
               "data": str(root.expanduser().resolve()) if config["data"] else ""}
@@ -72,14 +194,17 @@ def run(config: dict, out, *, resume: bool = False, verbose="auto") -> dict:
                **({"precision": precision} if precision else {})}
     budget = config["train_minutes"] * 60 or None
     with scope:
-        return train(lambda: model, dataset, out, steps=config["steps"], validation=validation,
-                     resume=resume, budget_s=budget, keep=config["keep"],
-                     tta=config["tta"] or None, verbose=verbose,
-                     info={"preset": config["preset"], "final": config["final"],
-                           "data": data.description,
-                           "config": config},
-                     session=session, jit_compile=None if config["xla"] == "on" else False,
-                     config=config)
+        record = train(lambda: model, dataset, out, steps=config["steps"], validation=validation,
+                      resume=resume, budget_s=budget, keep=config["keep"],
+                      tta=config["tta"] or None, verbose=verbose,
+                      info={"preset": config["preset"], "final": config["final"],
+                            "data": data.description,
+                            "config": config},
+                      session=session, jit_compile=None if config["xla"] == "on" else False,
+                      config=config)
+        if config["folds"]:
+            _keep_out_of_fold(config, validation, data.val_files, out)
+    return record
 
 
 def _auto_precision(config: dict, out: Path, resume: bool, build, dataset) -> dict:
@@ -192,7 +317,7 @@ def build_model(config: dict, *, channels: int, steps: int):
     return compile_model(model, loss_from_spec(config["loss"]), lr=config["lr"], steps=steps,
                          ema=config["ema"], deep_supervision=config["deep_supervision"],
                          metrics=[metric], optimizer=config["optimizer"],
-                         momentum=config["momentum"])
+                         momentum=config["momentum"], accumulate=config["accumulate"])
 
 
 def _margin(config: dict, model) -> tuple[int, int]:

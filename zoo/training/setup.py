@@ -14,7 +14,7 @@ import time
 
 import keras
 
-from .. import machine
+from .. import checks, machine
 
 OPTIMIZERS = ("adam", "sgd")
 #: CPU features with bfloat16 arithmetic in hardware (``/proc/cpuinfo`` names).
@@ -105,13 +105,16 @@ def default_jit_compile():
 
 def compile_model(model, loss, *, lr: float, steps: int, ema: float = 0.0,
                   deep_supervision: bool = False, metrics=None, optimizer: str = "adam",
-                  momentum: float = 0.99, jit_compile=None):
+                  momentum: float = 0.99, accumulate: int = 1, jit_compile=None):
     """Compile ``model`` as the presets train it.
 
     ``optimizer``: ``"adam"`` with a cosine decay of ``lr`` over ``steps`` (to 5% of
     it), or ``"sgd"`` at a constant ``lr`` with ``momentum`` (Ronneberger et al. 2015,
     Sec. 3: momentum 0.99); ``ema``: keep an exponential moving average of the
-    weights with this momentum (e.g. 0.99; 0: off); ``loss`` on the mask output, or
+    weights with this momentum (e.g. 0.99; 0: off); ``accumulate``: average the
+    gradients of this many batches per update (the optimizer's
+    ``gradient_accumulation_steps``; the learning-rate schedule still counts batches,
+    batch norm still normalises each batch); ``loss`` on the mask output, or
     on every head with ``deep_supervision``; IoU as the training metric unless
     ``metrics`` says otherwise; ``jit_compile`` defaults to :func:`default_jit_compile`.
     """
@@ -120,7 +123,9 @@ def compile_model(model, loss, *, lr: float, steps: int, ema: float = 0.0,
 
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    extra = {"use_ema": ema > 0, "ema_momentum": ema or 0.99}
+    checks.positive_int(accumulate, "accumulate")
+    extra = {"use_ema": ema > 0, "ema_momentum": ema or 0.99,
+             "gradient_accumulation_steps": accumulate if accumulate > 1 else None}
     if optimizer == "sgd":
         chosen = keras.optimizers.SGD(lr, momentum=momentum, **extra)
     else:
