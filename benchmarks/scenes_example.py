@@ -31,12 +31,14 @@ import shlex
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 RESULTS = Path(__file__).parent / "results" / "scenes_example"
+RECORD, TABLE = "record.json", "scenes_example.md"
 CLASSES, SIZE, TRAIN, TEST = 11, 128, 60, 20
 ARCHITECTURES = {
     "unet/resnet34": ["--model", "unet", "--encoder", "resnet34"],
@@ -80,7 +82,11 @@ def main(argv=None) -> int:
     parser.add_argument("--fold-minutes", type=float, default=4.0)
     parser.add_argument("--work", type=Path, default=Path("runs/scenes_example"))
     parser.add_argument("--note", default="")
+    parser.add_argument("--name", default="", help="write the record as NAME.json and "
+                        "NAME.md beside the default one (another budget)")
     args = parser.parse_args(argv)
+    write = partial(_write, files=(f"{args.name}.json", f"{args.name}.md") if args.name
+                    else (RECORD, TABLE))
     work = args.work
     for split, n, seed in (("train", TRAIN, 0), ("test", TEST, 1)):
         if not (work / split).is_dir():
@@ -109,7 +115,7 @@ def main(argv=None) -> int:
         test = evaluate(work, [str(run / "model.keras")], name.replace("/", "-"))
         record["architectures"][name] = {"command": _relative(command, work), **trained(run),
                                          "test_miou": test["miou"], "test_mdice": test["mdice"]}
-        _write(record)
+        write(record)
     run = work / f"{FOLDED.replace('/', '-')}-folds"
     command = ["train", "--data", str(work / "train"), *COMMON, *ARCHITECTURES[FOLDED],
                "--folds", str(FOLDS), "--train-minutes", str(args.fold_minutes),
@@ -129,7 +135,7 @@ def main(argv=None) -> int:
         "evaluate": _relative(["evaluate", str(run), str(work / "test" / "masks"), "--images",
                                str(work / "test" / "images")], work)}
     record["wall_s"] = round(time.time() - started, 1)
-    _write(record)
+    write(record)
     return 0
 
 
@@ -138,10 +144,10 @@ def _relative(command: list[str], work: Path) -> str:
     return "zoo " + shlex.join(command).replace(str(work), "WORK")
 
 
-def _write(record: dict) -> None:
+def _write(record: dict, files: tuple[str, str]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "record.json").write_text(json.dumps(record, indent=1) + "\n")
-    (RESULTS / "scenes_example.md").write_text(table(record))
+    (RESULTS / files[0]).write_text(json.dumps(record, indent=1) + "\n")
+    (RESULTS / files[1]).write_text(table(record))
 
 
 def table(record: dict) -> str:
