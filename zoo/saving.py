@@ -52,6 +52,14 @@ def load_model(path, *, compile: bool = False, what: str = "model"):
                          f"{' '.join(str(error).split())[:300]})") from error
 
 
+def is_model_source(path) -> bool:
+    """Whether ``path`` names models for :func:`model_files`: a ``.keras`` file, a run
+    folder or a k-fold run folder."""
+    path = Path(path)
+    return path.suffix == ".keras" or (path.is_dir() and (
+        (path / "model.keras").is_file() or any(path.glob("fold-*"))))
+
+
 def model_files(path) -> list[Path]:
     """The model files ``path`` names: a ``.keras`` file; a ``zoo train`` run folder (its
     ``model.keras``); or a k-fold run folder (``--folds K``: every ``fold-I/model.keras``,

@@ -207,14 +207,14 @@ def _confusion_table(report: dict) -> str:
 def _sources(args) -> None:
     """``args.labels`` and what is scored: ``args.models`` (model files, with --images) or
     ``args.predictions`` (a folder of maps); ``args.weights`` of an ensemble."""
-    from zoo.saving import model_files
+    from zoo.saving import is_model_source, model_files
 
     from .predict import ensemble_weights
 
     if len(args.paths) < 2:
         raise ValueError("give PREDICTIONS (a folder of maps, or models) and LABELS; got 1 path")
     *sources, args.labels = args.paths
-    models = [p for p in sources if _is_model(p)]
+    models = [p for p in sources if is_model_source(p)]
     if len(sources) > 1 and len(models) < len(sources):
         folders = [str(p) for p in sources if p not in models]
         raise ValueError(f"several PREDICTIONS are an ensemble of models; {', '.join(folders)} "
@@ -225,11 +225,6 @@ def _sources(args) -> None:
     args.weights = ensemble_weights(args.ensemble_weights, len(args.models))
     if args.ensemble_weights and len(args.models) < 2:
         raise ValueError("--ensemble-weights weighs several models; drop it")
-
-
-def _is_model(path: Path) -> bool:
-    return path.suffix == ".keras" or (path.is_dir() and (
-        (path / "model.keras").is_file() or any(path.glob("fold-*"))))
 
 
 def _shown_sources(args):

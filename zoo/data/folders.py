@@ -13,7 +13,8 @@ LEADING_ID = r"^[^_\-. ]+"
 
 def load_folder(images_dir, masks_dir, *, key: str | Callable[[str], str] | None = None,
                 mask_suffix: str = "", binary: bool = True,
-                colors: dict[tuple[int, int, int], int] | None = None):
+                colors: dict[tuple[int, int, int], int] | None = None,
+                return_names: bool = False):
     """Load every image of ``images_dir`` with its mask from ``masks_dir``.
 
     Pairing: by default ``masks_dir/NAME{mask_suffix}.ext`` belongs to
@@ -36,23 +37,27 @@ def load_folder(images_dir, masks_dir, *, key: str | Callable[[str], str] | None
     ``colors={(r, g, b): class_id}`` for each colour they use.
 
     Returns (images, masks): lists of (H, W, C) float32 arrays in [0, 1] and
-    (H, W) uint8 masks; sizes may differ between pairs.
+    (H, W) uint8 masks; sizes may differ between pairs. ``return_names``: also each
+    sample's name, the image file's stem (``STEM_PPPP`` for page P of a multi-page file,
+    as ``zoo predict`` names them).
     """
     pairs = pair_files(images_dir, masks_dir, key=key, mask_suffix=mask_suffix)
-    images, masks = [], []
+    images, masks, names = [], [], []
     for image_path, mask_path in pairs:
         image_pages = read_images(image_path)
         mask_pages = read_masks(mask_path, binary=binary, colors=colors)
         if len(image_pages) != len(mask_pages):
             raise ValueError(f"{image_path.name} has {len(image_pages)} pages but its mask "
                              f"{mask_path.name} has {len(mask_pages)}")
-        for image, mask in zip(image_pages, mask_pages, strict=True):
+        for page, (image, mask) in enumerate(zip(image_pages, mask_pages, strict=True)):
             if mask.shape != image.shape[:2]:
                 raise ValueError(f"{mask_path.name} is {mask.shape}, its image "
                                  f"{image_path.name} is {image.shape[:2]}")
             images.append(image)
             masks.append(mask)
-    return images, masks
+            names.append(image_path.stem if len(image_pages) == 1
+                         else f"{image_path.stem}_{page:04d}")
+    return (images, masks, names) if return_names else (images, masks)
 
 
 def pair_files(images_dir, masks_dir, *, key=None, mask_suffix: str = "",

@@ -96,7 +96,6 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
     (:func:`zoo.data.folds.stratified_folds` over the annotated images).
     """
     from . import load_ctc, load_folder, load_isbi2012, read_coco, unet_weight_map
-    from .folders import pair_files
     from .isbi2012 import parse_slices
 
     root = Path(root)
@@ -157,13 +156,12 @@ def load_training_data(root, layout: str = "auto", *, images: str = "images",
                 images_, masks_, names_ = found.images, found.masks, found.names
                 files_ = [Path(f).stem for f in found.files]
             else:
-                images_, masks_ = load_folder(source / images, source / masks, key=key or None,
-                                              mask_suffix=mask_suffix, binary=num_classes == 1,
-                                              colors=table[1] if table else None)
+                images_, masks_, files_ = load_folder(
+                    source / images, source / masks, key=key or None, mask_suffix=mask_suffix,
+                    binary=num_classes == 1, colors=table[1] if table else None,
+                    return_names=True)
                 _check_class_ids(masks_, num_classes)
                 names_ = table[0] if table else None
-                files_ = [image.stem for image, _ in pair_files(
-                    source / images, source / masks, key=key or None, mask_suffix=mask_suffix)]
             return (images_, masks_, [(m > 0).astype(np.uint8) for m in masks_], names_,
                     files_)
 
